@@ -1,0 +1,50 @@
+"""torchreid sees every plugin model through its own build_model, on import, idempotently."""
+
+import importlib
+
+import pytest
+import torch
+from conftest import input_size
+
+import toplight_plugin
+from toplight_plugin.core.registry import MODELS
+from toplight_plugin.hosts.torchreid import compat
+from toplight_plugin.hosts.torchreid.register import register_models
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_build_model_through_torchreid(name):
+    model = compat.models().build_model(name, num_classes=7, loss="triplet", pretrained=False)
+    assert isinstance(model, torch.nn.Module)
+    h, w = (288, 144) if not name.startswith("lightcnn") else input_size(name)
+    with torch.no_grad():
+        feats = model.eval()(torch.rand(1, 3, h, w))  # one argument, as torchreid's FeatureExtractor calls it
+    assert feats.ndim == 2
+
+
+def test_importing_twice_is_harmless():
+    table = compat.model_factory()
+    before = dict(table)
+    importlib.reload(toplight_plugin)
+    register_models()
+    assert set(table) == set(before)
+    assert compat.models().build_model("toplight_mobilenetv3_small", num_classes=3, pretrained=False) is not None
+
+
+def test_a_foreign_model_of_the_same_name_is_not_overwritten():
+    table = compat.model_factory()
+    ours = table["toplight_ghostnet_100"]
+
+    def toplight_ghostnet_100(**kwargs):  # someone else's model
+        raise AssertionError
+
+    table["toplight_ghostnet_100"] = toplight_ghostnet_100
+    try:
+        with pytest.raises(KeyError, match="already has a model named 'toplight_ghostnet_100'"):
+            register_models()
+    finally:
+        table["toplight_ghostnet_100"] = ours
+
+
+def test_compat_reaches_torchreid_data_as_an_attribute():
+    assert hasattr(compat.data(), "register_image_dataset")

@@ -1,0 +1,10 @@
+"""TOPLight for torchreid: ``import toplight_plugin`` registers the plugin's models into torchreid."""
+
+from .core import models  # noqa: F401  (importing registers the factories)
+from .core.registry import MODELS, build
+from .hosts.torchreid.register import register_models
+
+__version__ = "0.1.0"
+__all__ = ["MODELS", "build", "register_models", "__version__"]
+
+register_models()

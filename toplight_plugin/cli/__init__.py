@@ -1,0 +1,1 @@
+"""Command-line entry points; tools/*.py and the console scripts call their ``main``."""

@@ -1,0 +1,1 @@
+"""Host-independent core: pure PyTorch and numpy, knows nothing of torchreid."""

@@ -1,0 +1,92 @@
+"""Assembling a dual-path re-id model from seven blocks, and loading the project's own checkpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from .dual_path import DualPathNet
+from .fdr import FDR
+from .heads import ReIDNet
+
+
+@dataclass(frozen=True)
+class FDROptions:
+    """The FDR switches (see fdr.FDR); ``spatial=None`` builds the network without FDR."""
+
+    spatial: str | None = "hs+vs"
+    sigma: int = 2
+    mu: int = 3
+    attention: str = "sa"
+    upsample: bool = True
+    groups: int = 1
+
+
+@torch.no_grad()
+def _probe(stem: nn.Module, pre: nn.Module, post: nn.Module, in_chans: int, size: tuple[int, int]):
+    """Shape of the Block4 map and the feature width for inputs of ``size``."""
+    chain = nn.Sequential(stem, pre)
+    modes = [m.training for m in (chain, post)]
+    chain.eval(), post.eval()
+    z = chain(torch.zeros(1, in_chans, *size))
+    feat_dim = post(z).shape[1]
+    chain.train(modes[0]), post.train(modes[1])
+    return z.shape[1], tuple(z.shape[2:]), feat_dim
+
+
+def assemble(
+    blocks: list[nn.Module],
+    head_fn,
+    loss: str,
+    in_chans: int = 3,
+    size: tuple[int, int] = (288, 144),
+    fdr: FDROptions = FDROptions(),
+    pre_groups: int = 1,
+) -> ReIDNet:
+    """Blocks 1..7 -> ReIDNet(DualPathNet(stem, Blocks 2-4, FDR, Blocks 5-7), head_fn(feat_dim)).
+
+    ``size`` is the input (height, width) the FDR kernels are sized for.
+    """
+    if len(blocks) != 7:
+        raise ValueError(f"expected seven blocks, got {len(blocks)}")
+    stem, pre, post = blocks[0], nn.Sequential(*blocks[1:4]), nn.Sequential(*blocks[4:7])
+    channels, map_size, feat_dim = _probe(stem, pre, post, in_chans, size)
+    neck = None
+    if fdr.spatial is not None:
+        neck = FDR(channels, map_size, fdr.sigma, fdr.mu, fdr.spatial, fdr.attention, fdr.upsample, fdr.groups)
+    backbone = DualPathNet(stem, pre, post, neck, pre_groups)
+    return ReIDNet(backbone, head_fn(feat_dim), loss)
+
+
+def is_own_checkpoint(state: dict[str, torch.Tensor]) -> bool:
+    """A state_dict of a ReIDNet built here (TOP pretraining, soup or VI training)."""
+    return any(k.startswith("backbone.stems.") for k in state)
+
+
+def load_own_checkpoint(model: ReIDNet, state: dict[str, torch.Tensor], source: str) -> list[str]:
+    """Load a TOP / soup / VI checkpoint; returns the keys left at their initial values.
+
+    The backbone must match except for a neck the checkpoint lacks (TOP checkpoints have no
+    FDR); head tensors load only where their shape matches (a new dataset has a new number
+    of identities, so its classifier starts afresh).
+    """
+    own = model.state_dict()
+    unexpected = [k for k in state if k not in own]
+    if unexpected:
+        hint = " (a two-group TOP checkpoint: merge it with tools/soup.py first)" if any(
+            k.startswith("backbone.pre.1.") for k in unexpected
+        ) else ""
+        raise ValueError(f"{source}: {len(unexpected)} keys the model lacks, e.g. {unexpected[:3]}{hint}")
+    skipped = []
+    for key, value in own.items():
+        required = key.startswith("backbone.") and not key.startswith("backbone.neck.")
+        if key in state and state[key].shape == value.shape:
+            value.copy_(state[key])
+        elif required:
+            problem = "missing" if key not in state else f"shape {tuple(state[key].shape)} != {tuple(value.shape)}"
+            raise ValueError(f"{source}: backbone tensor {key} is {problem}")
+        else:
+            skipped.append(key)
+    return skipped

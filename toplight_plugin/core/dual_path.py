@@ -1,0 +1,68 @@
+"""The dual-path network of Fig. 2: modality-specific stems, pre-embedding group(s), neck, shared post-embedding group.
+
+Modality codes: 0 = visible (Block1-1), 1 = infrared (Block1-2). In TOP pretraining mode
+the pre-embedding group (Blocks 2-4) exists twice and sample of path m runs through
+Block(2,3,4)-m; after the uniform soup (VI mode) there is one shared group.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn as nn
+
+VISIBLE, INFRARED = 0, 1
+
+
+class DualPathNet(nn.Module):
+    """Backbone returning one feature vector per image.
+
+    ``forward(x, modality)``: ``modality`` is an int for a single-modality batch, or a
+    tensor of 0/1 per sample; each sample goes through its own stem and the outputs are
+    returned in batch order. Called with the image alone (torchreid's feature extractor and
+    complexity counter do this) it uses ``default_modality``, the visible stem unless set.
+    """
+
+    def __init__(self, stem: nn.Module, pre: nn.Module, post: nn.Module, neck: nn.Module | None = None, pre_groups: int = 1):
+        super().__init__()
+        if pre_groups not in (1, 2):
+            raise ValueError(f"pre_groups must be 1 (VI mode) or 2 (TOP pretraining), got {pre_groups}")
+        self.stems = nn.ModuleList([stem, copy.deepcopy(stem)])
+        self.pre = nn.ModuleList([pre] + [copy.deepcopy(pre) for _ in range(pre_groups - 1)])
+        self.neck = neck if neck is not None else nn.Identity()
+        self.post = post
+        self.default_modality = VISIBLE
+
+    def _path(self, x: torch.Tensor, m: int) -> torch.Tensor:
+        x = self.stems[m](x)
+        return self.pre[m](x) if len(self.pre) == 2 else x
+
+    def forward_pre(self, x: torch.Tensor, modality: int | torch.Tensor | None = None) -> torch.Tensor:
+        """Block4 output (before the neck): x1 / x2 of Eq. 1-2 in pretraining, Z of Eq. 5 in VI mode."""
+        modality = self.default_modality if modality is None else modality
+        if isinstance(modality, torch.Tensor):
+            modality = modality.to(device=x.device, dtype=torch.long).flatten()
+            if modality.numel() != x.shape[0]:
+                raise ValueError(f"got {modality.numel()} modality codes for a batch of {x.shape[0]} images")
+            if ((modality != VISIBLE) & (modality != INFRARED)).any():
+                raise ValueError(f"modality codes must be 0 (visible) or 1 (infrared), got {modality.unique().tolist()}")
+            first = int(modality[0])
+            if bool((modality == first).all()):
+                modality = first
+        if isinstance(modality, int):
+            if modality not in (VISIBLE, INFRARED):
+                raise ValueError(f"modality must be 0 (visible) or 1 (infrared), got {modality}")
+            out = self._path(x, modality)
+        else:
+            order = torch.cat([torch.nonzero(modality == m).flatten() for m in (VISIBLE, INFRARED)])
+            out = torch.cat([self._path(x[modality == m], m) for m in (VISIBLE, INFRARED)])
+            out = out[torch.argsort(order)]
+        return self.pre[0](out) if len(self.pre) == 1 else out
+
+    def forward_post(self, z: torch.Tensor) -> torch.Tensor:
+        """Neck and Blocks 5-7: Block4 maps -> feature vectors."""
+        return self.post(self.neck(z))
+
+    def forward(self, x: torch.Tensor, modality: int | torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_post(self.forward_pre(x, modality))

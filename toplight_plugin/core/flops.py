@@ -1,0 +1,79 @@
+"""Multiply-accumulate counts (the paper's "FLOPs") per variant, beside Table 4's figures."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn as nn
+
+# Table 4 of the paper, MFLOPs at 288x144: (ImageNet-pretrained baseline, +TOP & FDR).
+PAPER_MFLOPS: dict[str, tuple[int, int]] = {
+    "toplight_shufflenetv2_x1_0": (139, 177),
+    "toplight_shufflenetv2_x1_5": (265, 371),
+    "toplight_ghostnet_100": (150, 189),
+    "toplight_ghostnet_130": (281, 395),
+    "toplight_mobilenetv3_small": (104, 130),
+    "toplight_mobilenetv3_large": (250, 362),
+}
+
+
+def count_mflops(model: nn.Module, size: tuple[int, int] = (288, 144), in_chans: int = 3) -> float:
+    """Mega multiply-accumulates of one image through ``model`` in eval mode (visible path).
+
+    Counted with fvcore, which counts transposed convolutions by their input positions
+    (thop multiplies them by the kernel area once too often).
+    """
+    with warnings.catch_warnings():  # fvcore's import uses APIs torch has deprecated
+        warnings.simplefilter("ignore", FutureWarning)
+        from fvcore.nn import FlopCountAnalysis
+
+    was_training = model.training
+    model.eval()
+    counter = FlopCountAnalysis(model, torch.zeros(1, in_chans, *size))
+    counter.unsupported_ops_warnings(False)
+    counter.uncalled_modules_warnings(False)
+    total = counter.total() / 1e6
+    model.train(was_training)
+    return total
+
+
+def count_mparams(model: nn.Module) -> float:
+    return sum(p.numel() for p in model.parameters()) / 1e6
+
+
+def flops_table(size: tuple[int, int] = (288, 144)) -> list[dict]:
+    """One row per Table 4 variant: our counts without and with the FDR, and the paper's."""
+    from .registry import build
+
+    rows = []
+    for name, (paper_base, paper_top) in PAPER_MFLOPS.items():
+        plain = build(name, num_classes=1, fdr=None, height=size[0], width=size[1])
+        full = build(name, num_classes=1, height=size[0], width=size[1])
+        ours = count_mflops(full, size)
+        rows.append(
+            {
+                "model": name,
+                "mparams": round(count_mparams(full.backbone), 2),
+                "fdr_mparams": round(count_mparams(full.backbone.neck), 3),
+                "mflops_plain": round(count_mflops(plain, size), 1),
+                "mflops": round(ours, 1),
+                "paper_plain": paper_base,
+                "paper_top_fdr": paper_top,
+                "ratio": round(ours / paper_top, 2),
+            }
+        )
+    return rows
+
+
+def to_markdown(rows: list[dict], size: tuple[int, int] = (288, 144)) -> str:
+    head = (
+        f"| model | params (M) | FDR params (M) | ours, no FDR (MFLOPs) | ours, +FDR (MFLOPs) "
+        f"| paper baseline | paper +TOP & FDR | ours / paper |\n|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = [
+        f"| {r['model']} | {r['mparams']} | {r['fdr_mparams']} | {r['mflops_plain']} | {r['mflops']} "
+        f"| {r['paper_plain']} | {r['paper_top_fdr']} | {r['ratio']} |"
+        for r in rows
+    ]
+    return head + "\n".join(lines) + f"\n\nInput {size[0]}x{size[1]}, one image, eval mode, fvcore multiply-accumulates.\n"

@@ -1,0 +1,76 @@
+"""The six TOPLight variants (dual-stem lightweight backbone + FDR + BNNeck)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch.nn as nn
+
+from .assemble import FDROptions, assemble, is_own_checkpoint, load_own_checkpoint
+from .backbones import BACKBONES, build_blocks
+from .heads import BNNeck
+from .registry import register_model
+from .weights import load_state_dict_file
+
+log = logging.getLogger(__name__)
+
+
+def build_toplight(
+    backbone: str,
+    num_classes: int,
+    loss: str = "softmax",
+    pretrained: bool | str | Path = False,
+    use_gpu: bool = False,
+    *,
+    last_stride: int = 2,
+    height: int = 288,
+    width: int = 144,
+    fdr: str | None = "hs+vs",
+    fdr_sigma: int = 2,
+    fdr_mu: int = 3,
+    fdr_attention: str = "sa",
+    fdr_upsample: bool = True,
+    fdr_groups: int = 1,
+    pre_groups: int = 1,
+) -> nn.Module:
+    """Build a TOPLight network on ``backbone`` (a key of backbones.BACKBONES).
+
+    ``pretrained``: False, True (ImageNet weights via torchvision/timm), or a local file
+    holding either the library model's ImageNet state_dict (both stems get its stem
+    weights) or a checkpoint of this project (TOP soup, VI training). ``use_gpu`` is
+    accepted for torchreid's ``build_model`` and ignored: the caller moves the model.
+    ``height``/``width``: the input size the FDR is built for. ``pre_groups=2`` builds the
+    TOP pretraining form with two pre-embedding groups.
+    """
+    own = None
+    imagenet: bool | dict = bool(pretrained) if isinstance(pretrained, bool) else False
+    if isinstance(pretrained, (str, Path)):
+        state = load_state_dict_file(pretrained)
+        if is_own_checkpoint(state):
+            own = state
+        else:
+            imagenet = state
+    blocks = build_blocks(backbone, imagenet, last_stride, source=str(pretrained))
+    options = FDROptions(fdr, fdr_sigma, fdr_mu, fdr_attention, fdr_upsample, fdr_groups)
+    model = assemble(
+        blocks, lambda dim: BNNeck(dim, num_classes), loss, size=(height, width), fdr=options, pre_groups=pre_groups
+    )
+    if own is not None:
+        skipped = load_own_checkpoint(model, own, str(pretrained))
+        if skipped:
+            log.info("%s: %d tensors kept their initial values: %s", pretrained, len(skipped), ", ".join(skipped))
+    return model
+
+
+def _factory(backbone: str):
+    def factory(num_classes: int, loss: str = "softmax", pretrained: bool | str | Path = False, use_gpu: bool = False, **kwargs):
+        return build_toplight(backbone, num_classes, loss, pretrained, use_gpu, **kwargs)
+
+    factory.__name__ = factory.__qualname__ = f"toplight_{backbone}"
+    factory.__doc__ = f"TOPLight on {BACKBONES[backbone].arch} ({BACKBONES[backbone].library}); see build_toplight."
+    return factory
+
+
+for _name in BACKBONES:
+    register_model(_factory(_name))

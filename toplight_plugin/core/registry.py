@@ -1,0 +1,24 @@
+"""Name -> factory table of every model the plugin provides (host registrations read it)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch.nn as nn
+
+MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    """Add ``fn`` under its ``__name__``; factories take torchreid's keywords
+    (``num_classes``, ``loss``, ``pretrained``, ``use_gpu``) plus their own options."""
+    if fn.__name__ in MODELS and MODELS[fn.__name__] is not fn:
+        raise KeyError(f"model {fn.__name__!r} is registered twice")
+    MODELS[fn.__name__] = fn
+    return fn
+
+
+def build(name: str, num_classes: int, **kwargs) -> nn.Module:
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; expected one of {sorted(MODELS)}")
+    return MODELS[name](num_classes=num_classes, **kwargs)

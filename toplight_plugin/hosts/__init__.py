@@ -1,0 +1,1 @@
+"""Adapters to host toolboxes; only these modules import a host."""

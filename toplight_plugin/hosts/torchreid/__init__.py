@@ -1,0 +1,1 @@
+"""torchreid host: the only package that imports torchreid."""
