@@ -19,7 +19,9 @@ def test_every_variant_keeps_the_shape_and_is_differentiable(spatial, attention,
     assert all(p.grad is not None for p in fdr.parameters())
 
 
-@pytest.mark.parametrize("size, sigma, mu", [((36, 18), 2, 3), ((7, 5), 2, 3), ((28, 28), 2, 3), ((5, 4), 5, 4), ((5, 4), 1, 1)])
+@pytest.mark.parametrize(
+    "size, sigma, mu", [((36, 18), 2, 3), ((7, 5), 2, 3), ((28, 28), 2, 3), ((5, 4), 5, 4), ((5, 4), 1, 1)]
+)
 def test_strip_sizes_that_do_or_do_not_divide_the_map(size, sigma, mu):
     fdr = FDR(4, size, sigma=sigma, mu=mu)
     z = torch.randn(2, 4, *size)

@@ -75,9 +75,11 @@ def load_own_checkpoint(model: ReIDNet, state: dict[str, torch.Tensor], source: 
     own = model.state_dict()
     unexpected = [k for k in state if k not in own]
     if unexpected:
-        hint = " (a two-group TOP checkpoint: merge it with tools/soup.py first)" if any(
-            k.startswith("backbone.pre.1.") for k in unexpected
-        ) else ""
+        hint = (
+            " (a two-group TOP checkpoint: merge it with tools/soup.py first)"
+            if any(k.startswith("backbone.pre.1.") for k in unexpected)
+            else ""
+        )
         raise ValueError(f"{source}: {len(unexpected)} keys the model lacks, e.g. {unexpected[:3]}{hint}")
     skipped = []
     for key, value in own.items():

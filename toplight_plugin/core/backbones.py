@@ -9,8 +9,8 @@ post-embedding group returns the feature vector. The splits are listed in docs/m
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import torch
 import torch.nn as nn

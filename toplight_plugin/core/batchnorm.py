@@ -8,7 +8,7 @@ the statistics on a few batches fixes that without training.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 import torch.nn as nn
@@ -29,6 +29,6 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable[tuple]) -> nn.Modu
     model.train()
     for args in batches:
         model(*args)
-    for m, momentum in zip(norms, saved):
+    for m, momentum in zip(norms, saved, strict=True):
         m.momentum = momentum
     return model.eval()

@@ -24,7 +24,9 @@ class DualPathNet(nn.Module):
     complexity counter do this) it uses ``default_modality``, the visible stem unless set.
     """
 
-    def __init__(self, stem: nn.Module, pre: nn.Module, post: nn.Module, neck: nn.Module | None = None, pre_groups: int = 1):
+    def __init__(
+        self, stem: nn.Module, pre: nn.Module, post: nn.Module, neck: nn.Module | None = None, pre_groups: int = 1
+    ):
         super().__init__()
         if pre_groups not in (1, 2):
             raise ValueError(f"pre_groups must be 1 (VI mode) or 2 (TOP pretraining), got {pre_groups}")
@@ -46,7 +48,9 @@ class DualPathNet(nn.Module):
             if modality.numel() != x.shape[0]:
                 raise ValueError(f"got {modality.numel()} modality codes for a batch of {x.shape[0]} images")
             if ((modality != VISIBLE) & (modality != INFRARED)).any():
-                raise ValueError(f"modality codes must be 0 (visible) or 1 (infrared), got {modality.unique().tolist()}")
+                raise ValueError(
+                    f"modality codes must be 0 (visible) or 1 (infrared), got {modality.unique().tolist()}"
+                )
             first = int(modality[0])
             if bool((modality == first).all()):
                 modality = first

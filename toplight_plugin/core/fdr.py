@@ -94,4 +94,3 @@ class FDR(nn.Module):
             )
         d = torch.cat([b(z) for b in self.branches], dim=1) if self.branches else z  # Eq. 9 concat
         return z + self.attention(d, z)  # Eq. 11
-

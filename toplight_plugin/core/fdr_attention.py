@@ -80,4 +80,3 @@ def build_attention(kind: str, in_channels: int, channels: int, groups: int) -> 
     if kind == "cbam":
         return CBAMAttention(in_channels, channels)
     raise ValueError(f"unknown FDR attention {kind!r}; expected one of {ATTENTIONS}")
-

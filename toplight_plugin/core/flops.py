@@ -68,12 +68,14 @@ def flops_table(size: tuple[int, int] = (288, 144)) -> list[dict]:
 
 def to_markdown(rows: list[dict], size: tuple[int, int] = (288, 144)) -> str:
     head = (
-        f"| model | params (M) | FDR params (M) | ours, no FDR (MFLOPs) | ours, +FDR (MFLOPs) "
-        f"| paper baseline | paper +TOP & FDR | ours / paper |\n|---|---|---|---|---|---|---|---|\n"
+        "| model | params (M) | FDR params (M) | ours, no FDR (MFLOPs) | ours, +FDR (MFLOPs) "
+        "| paper baseline | paper +TOP & FDR | ours / paper |\n|---|---|---|---|---|---|---|---|\n"
     )
     lines = [
         f"| {r['model']} | {r['mparams']} | {r['fdr_mparams']} | {r['mflops_plain']} | {r['mflops']} "
         f"| {r['paper_plain']} | {r['paper_top_fdr']} | {r['ratio']} |"
         for r in rows
     ]
-    return head + "\n".join(lines) + f"\n\nInput {size[0]}x{size[1]}, one image, eval mode, fvcore multiply-accumulates.\n"
+    return (
+        head + "\n".join(lines) + f"\n\nInput {size[0]}x{size[1]}, one image, eval mode, fvcore multiply-accumulates.\n"
+    )

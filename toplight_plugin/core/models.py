@@ -64,7 +64,9 @@ def build_toplight(
 
 
 def _factory(backbone: str):
-    def factory(num_classes: int, loss: str = "softmax", pretrained: bool | str | Path = False, use_gpu: bool = False, **kwargs):
+    def factory(
+        num_classes: int, loss: str = "softmax", pretrained: bool | str | Path = False, use_gpu: bool = False, **kwargs
+    ):
         return build_toplight(backbone, num_classes, loss, pretrained, use_gpu, **kwargs)
 
     factory.__name__ = factory.__qualname__ = f"toplight_{backbone}"
