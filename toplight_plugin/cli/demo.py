@@ -46,7 +46,7 @@ def _unnormalise(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def extract_all(root: Path, batch: int = 32) -> list[dict]:
+def extract_all(root: Path, names: list[str] | None = None, batch: int = 32) -> list[dict]:
     """Every registered model: features of infrared queries and visible gallery of the test ids.
 
     The networks are untrained (BatchNorm statistics recalibrated on training images), so
@@ -57,7 +57,7 @@ def extract_all(root: Path, batch: int = 32) -> list[dict]:
     train_v, _ = _images(root, "train", VISIBLE_CAMS)
     train_r, _ = _images(root, "train", INFRARED_CAMS)
     rows = []
-    for name in tqdm(sorted(toplight_plugin.MODELS), desc="models"):
+    for name in tqdm(names or sorted(toplight_plugin.MODELS), desc="models"):
         size = _model_size(name)
         model = compat.models().build_model(name, num_classes=10, loss="triplet", pretrained=False)
         fix = _unnormalise if name.startswith("lightcnn") else (lambda t: t)
@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--no-flops", action="store_true", help="skip the FLOPs table")
     args = parser.parse_args(argv)
     torch.set_flush_denormal(True)
+    torch.manual_seed(args.seed)
     root = make_sysu(args.data / "sysu", seed=args.seed)
     print(f"synthetic SYSU-MM01 layout written to {root}")
     rows = extract_all(root)

@@ -26,13 +26,11 @@ class FDROptions:
 
 @torch.no_grad()
 def _probe(stem: nn.Module, pre: nn.Module, post: nn.Module, in_chans: int, size: tuple[int, int]):
-    """Shape of the Block4 map and the feature width for inputs of ``size``."""
-    chain = nn.Sequential(stem, pre)
-    modes = [m.training for m in (chain, post)]
-    chain.eval(), post.eval()
-    z = chain(torch.zeros(1, in_chans, *size))
+    """Shape of the Block4 map and the feature width for inputs of ``size`` (eval mode: no statistics change)."""
+    blocks = nn.ModuleList([stem, pre, post]).eval()
+    z = pre(stem(torch.zeros(1, in_chans, *size)))
     feat_dim = post(z).shape[1]
-    chain.train(modes[0]), post.train(modes[1])
+    blocks.train()
     return z.shape[1], tuple(z.shape[2:]), feat_dim
 
 
