@@ -19,7 +19,9 @@ def test_fdr_cost_is_the_transposed_convolutions_plus_the_attention_mlp():
 
 
 def test_markdown_table_and_section_replacement(tmp_path):
-    row = dict(model="m", mparams=1.0, fdr_mparams=0.1, mflops_plain=10.0, mflops=12.0, paper_plain=11, paper_top_fdr=20)
+    row = dict(
+        model="m", mparams=1.0, fdr_mparams=0.1, mflops_plain=10.0, mflops=12.0, paper_plain=11, paper_top_fdr=20
+    )
     table = to_markdown([dict(row, ratio=0.6)])
     assert "| m | 1.0 | 0.1 | 10.0 | 12.0 | 11 | 20 | 0.6 |" in table
     doc = tmp_path / "doc.md"
