@@ -15,6 +15,7 @@ demo: $(STAMP)
 	$(PY) tools/demo.py
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check toplight_plugin tools tests
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

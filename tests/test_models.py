@@ -136,3 +136,8 @@ def test_last_stride_sets_the_final_map_size(last_stride, final_height):
     assert b.post[1](b.post[0](z)).shape[-2] == final_height  # Block6 output: stride 16 or 32
     with pytest.raises(ValueError, match="last_stride must be 1 or 2"):
         _build("toplight_ghostnet_100", last_stride=3)
+
+
+def test_unknown_model_option_is_named():
+    with pytest.raises(TypeError, match=r"unknown model option\(s\) \['fdr_sgima'\]"):
+        _build("toplight_mobilenetv3_small", fdr_sgima=2)

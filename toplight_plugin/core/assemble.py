@@ -23,6 +23,15 @@ class FDROptions:
     upsample: bool = True
     groups: int = 1
 
+    @classmethod
+    def from_kwargs(cls, **kwargs) -> FDROptions:
+        """Factory keywords ``fdr``, ``fdr_sigma``, ``fdr_mu``, ``fdr_attention``, ``fdr_upsample``, ``fdr_groups``."""
+        fields = {"fdr": "spatial"} | {f"fdr_{n}": n for n in ("sigma", "mu", "attention", "upsample", "groups")}
+        unknown = sorted(set(kwargs) - set(fields))
+        if unknown:
+            raise TypeError(f"unknown model option(s) {unknown}; FDR options are {sorted(fields)}")
+        return cls(**{fields[k]: v for k, v in kwargs.items()})
+
 
 @torch.no_grad()
 def _probe(stem: nn.Module, pre: nn.Module, post: nn.Module, in_chans: int, size: tuple[int, int]):

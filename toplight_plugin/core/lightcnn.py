@@ -251,27 +251,22 @@ def lightcnn29_toplight(
     height: int = 128,
     width: int = 128,
     dropout: float = 0.5,
-    fdr: str | None = "hs+vs",
-    fdr_sigma: int = 2,
-    fdr_mu: int = 3,
-    fdr_attention: str = "sa",
-    fdr_upsample: bool = True,
-    fdr_groups: int = 1,
     pre_groups: int = 1,
+    **fdr_options,
 ) -> nn.Module:
     """Table 8 B+TOP+FDR (``fdr=None``: B+TOP): dual-stem LightCNN-29 v2, FDR after Block4 (16x16 at 128x128).
 
     ``pretrained``: False or a local file: the public v2 checkpoint (both stems get ``conv1``)
     or a checkpoint of this project (TOP soup, VI training). ``pre_groups=2``: TOP pretraining form.
+    ``fdr_options``: see FDROptions.from_kwargs.
     """
-    options = FDROptions(fdr, fdr_sigma, fdr_mu, fdr_attention, fdr_upsample, fdr_groups)
     model = assemble(
         lightcnn29_blocks(height, width),
         lambda dim: LightCNNHead(dim, num_classes, dropout),
         loss,
         in_chans=1,
         size=(height, width),
-        fdr=options,
+        fdr=FDROptions.from_kwargs(**fdr_options),
         pre_groups=pre_groups,
     )
     return _load(model, pretrained)

@@ -26,13 +26,8 @@ def build_toplight(
     last_stride: int = 2,
     height: int = 288,
     width: int = 144,
-    fdr: str | None = "hs+vs",
-    fdr_sigma: int = 2,
-    fdr_mu: int = 3,
-    fdr_attention: str = "sa",
-    fdr_upsample: bool = True,
-    fdr_groups: int = 1,
     pre_groups: int = 1,
+    **fdr_options,
 ) -> nn.Module:
     """Build a TOPLight network on ``backbone`` (a key of backbones.BACKBONES).
 
@@ -41,7 +36,8 @@ def build_toplight(
     weights) or a checkpoint of this project (TOP soup, VI training). ``use_gpu`` is
     accepted for torchreid's ``build_model`` and ignored: the caller moves the model.
     ``height``/``width``: the input size the FDR is built for. ``pre_groups=2`` builds the
-    TOP pretraining form with two pre-embedding groups.
+    TOP pretraining form with two pre-embedding groups. ``fdr_options``: see
+    FDROptions.from_kwargs (``fdr=None`` builds no FDR).
     """
     own = None
     imagenet: bool | dict = bool(pretrained) if isinstance(pretrained, bool) else False
@@ -52,9 +48,13 @@ def build_toplight(
         else:
             imagenet = state
     blocks = build_blocks(backbone, imagenet, last_stride, source=str(pretrained))
-    options = FDROptions(fdr, fdr_sigma, fdr_mu, fdr_attention, fdr_upsample, fdr_groups)
     model = assemble(
-        blocks, lambda dim: BNNeck(dim, num_classes), loss, size=(height, width), fdr=options, pre_groups=pre_groups
+        blocks,
+        lambda dim: BNNeck(dim, num_classes),
+        loss,
+        size=(height, width),
+        fdr=FDROptions.from_kwargs(**fdr_options),
+        pre_groups=pre_groups,
     )
     if own is not None:
         skipped = load_own_checkpoint(model, own, str(pretrained))
