@@ -150,8 +150,8 @@ def test_public_checkpoint_errors(public_file, tmp_path):
     torch.save({"state_dict": v1}, tmp_path / "v1.pth")
     with pytest.raises(ValueError, match="v1"):
         MODELS["lightcnn29"](num_classes=7, pretrained=tmp_path / "v1.pth")
-    with pytest.raises(ValueError, match="local"):
-        MODELS["lightcnn29_toplight"](num_classes=7, pretrained=True)
+    with pytest.raises(ValueError, match="local"):  # raised before any download is attempted
+        MODELS["lightcnn29_toplight"](7, "softmax", True)
 
 
 @pytest.mark.parametrize("name", NAMES)
