@@ -1,0 +1,1 @@
+"""Cross-modality re-identification metrics (pure numpy)."""
