@@ -4,6 +4,7 @@
 import numpy as np
 import pytest
 
+from toplight_plugin.core.evaluation import metrics
 from toplight_plugin.evaluation import evaluate_regdb, evaluate_sysu
 
 
@@ -76,8 +77,9 @@ def test_matches_reference_on_random_inputs(seed):
         assert isinstance(got["mAP"], float) and isinstance(got["mINP"], float)
 
 
-def test_matches_reference_at_sysu_scale_with_blocks():
-    # More queries than one block (2**20 // 301 = 3,483), so the block boundary is exercised.
+def test_matches_reference_at_sysu_scale_with_blocks(monkeypatch):
+    # Blocks of 2**16 // 301 = 217 queries, so block boundaries (and a short last block) are exercised.
+    monkeypatch.setattr(metrics, "_BLOCK_ELEMENTS", 1 << 16)
     rng = np.random.default_rng(123)
     args = _random_case(rng, 3803, 301, 96, 20)
     got = evaluate_sysu(*args)
