@@ -1,6 +1,5 @@
 """VI-ReID metrics: vectorised code against a per-query reference of the public AGW/DDAG/CAJ algorithm."""
 
-
 import numpy as np
 import pytest
 
@@ -165,4 +164,3 @@ def test_no_query_with_a_positive_raises():
     # Only positive in cam 2 for a cam-3 query: removed, so nothing is left.
     with pytest.raises(ValueError, match="no query has a positive"):
         evaluate_sysu(np.zeros((1, 2)), np.array([1]), np.array([1, 2]), np.array([3]), np.array([2, 1]))
-

@@ -1,9 +1,11 @@
-"""Registration of the plugin's models into torchreid's model table."""
+"""Registration of the plugin's models, datasets and sampler into torchreid's own tables."""
 
 from __future__ import annotations
 
 from ...core.registry import MODELS
 from . import compat
+from .datasets import DATASETS
+from .sampler import register_sampler
 
 
 def register_models() -> list[str]:
@@ -19,3 +21,24 @@ def register_models() -> list[str]:
             raise KeyError(f"torchreid already has a model named {name!r} ({current.__module__})")
         table[name] = fn
     return sorted(MODELS)
+
+
+def register_datasets() -> list[str]:
+    """``data.sources ['sysumm01']`` etc. through torchreid's public ``register_image_dataset``; idempotent."""
+    datasets = compat.data().datasets
+    table = vars(datasets)["__image_datasets"]
+    for name, cls in DATASETS.items():
+        current = table.get(name)
+        if current is cls:
+            continue
+        if current is not None:
+            raise KeyError(f"torchreid already has a dataset named {name!r} ({current.__module__})")
+        datasets.register_image_dataset(name, cls)
+    return sorted(DATASETS)
+
+
+def register_all() -> None:
+    """Everything a torchreid user reaches by name after ``import toplight_plugin``."""
+    register_models()
+    register_datasets()
+    register_sampler()

@@ -1,0 +1,99 @@
+"""CAJ channel augmentations and the per-modality pipelines do what they claim."""
+
+import numpy as np
+import pytest
+import torch
+
+from toplight_plugin.core.transforms import (
+    CAJ_ERASE_FILL,
+    AugmentOptions,
+    ChannelAdaptiveGray,
+    ChannelExchange,
+    ModalityAugment,
+    RandomErasing,
+    train_transform,
+)
+
+
+def _image(seed=0, shape=(48, 24, 3)):
+    return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
+def _outcome(out, img):
+    if np.array_equal(out, img):
+        return "same"
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
+    for c in range(3):
+        if np.array_equal(out[..., 0], img[..., c]):
+            return "rgb"[c]
+    np.testing.assert_allclose(out[..., 0], img @ np.array([0.2989, 0.5870, 0.1140], dtype=np.float32), rtol=1e-6)
+    return "gray"
+
+
+def _frequencies(transform, draws=4000):
+    transform.set_random_seed(0)
+    img = _image()
+    counts = {}
+    for _ in range(draws):
+        key = _outcome(transform(image=img)["image"], img)
+        counts[key] = counts.get(key, 0) + 1
+    return {k: v / draws for k, v in counts.items()}
+
+
+def test_channel_exchange_picks_one_channel_uniformly():
+    freq = _frequencies(ChannelExchange())
+    assert set(freq) == {"r", "g", "b"}
+    assert all(abs(f - 1 / 3) < 0.03 for f in freq.values())
+
+
+def test_channel_adaptive_gray_matches_caj_probabilities():
+    freq = _frequencies(ChannelAdaptiveGray(gray_p=0.5))
+    expected = {"r": 0.25, "g": 0.25, "b": 0.25, "gray": 0.125, "same": 0.125}
+    assert set(freq) == set(expected)
+    assert all(abs(freq[k] - expected[k]) < 0.03 for k in expected)
+
+
+def test_random_erasing_fills_one_rectangle_within_the_area_range():
+    erase = RandomErasing(p=1.0)
+    erase.set_random_seed(0)
+    img = _image(shape=(288, 144, 3))
+    for _ in range(50):
+        out = erase(image=img)["image"]
+        changed = np.any(out != img, axis=2)
+        rows, cols = np.nonzero(changed)
+        box = np.zeros_like(changed)
+        box[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = True
+        assert np.array_equal(changed, box)  # one axis-aligned rectangle
+        assert 0.02 * 0.9 <= changed.mean() <= 0.4 * 1.1
+        np.testing.assert_allclose(out[changed], np.broadcast_to(CAJ_ERASE_FILL, (changed.sum(), 3)), rtol=1e-6)
+
+
+def test_pipelines_per_modality():
+    augment = ModalityAugment.caj(height=64, width=32)
+    rgb = np.random.default_rng(1).integers(0, 255, (128, 64, 3), dtype=np.uint8)
+    for modality in (0, 1):
+        out = augment(rgb, modality)
+        assert isinstance(out, torch.Tensor) and out.shape == (3, 64, 32) and out.dtype == torch.float32
+    names = {m: [type(t).__name__ for t in augment.pipelines[m].transforms] for m in (0, 1)}
+    assert "ChannelExchange" in names[0] and "ChannelAdaptiveGray" not in names[0]
+    assert "ChannelAdaptiveGray" in names[1] and "ChannelExchange" not in names[1]
+
+
+def test_options_switch_steps_off_and_flip_flips():
+    rgb = np.random.default_rng(2).integers(0, 255, (64, 32, 3), dtype=np.uint8)
+    plain = AugmentOptions(flip=0.0, pad=0, random_erasing=0.0)
+    flipped = AugmentOptions(flip=1.0, pad=0, random_erasing=0.0)
+    a = train_transform(plain, 64, 32)(image=rgb)["image"]
+    b = train_transform(flipped, 64, 32)(image=rgb)["image"]
+    assert [type(t).__name__ for t in train_transform(plain, 64, 32).transforms] == [
+        "Resize",
+        "HorizontalFlip",
+        "Normalize",
+        "ToTensorV2",
+    ]
+    torch.testing.assert_close(b, a.flip(-1))
+
+
+@pytest.mark.parametrize("gray", [2, 3])
+def test_channel_exchange_gray_option(gray):
+    assert ("gray" in _frequencies(ChannelExchange(gray=gray), draws=400)) == (gray == 3)

@@ -1,0 +1,100 @@
+"""Cross-modality PK sampler: every batch holds P identities x (K visible + K infrared) images.
+
+An epoch visits every identity that has both modalities once, in a seeded random order, in groups of P (the last
+incomplete group is dropped), so an epoch has ``num_identities // P`` batches. Identities with fewer than K images in
+a modality are drawn with replacement. Under DDP the epoch's batches are dealt round-robin to the ranks, each rank
+getting the same number of whole batches (extra batches are dropped), so the ranks' shares are disjoint.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch.distributed as dist
+from torch.utils.data import Sampler
+
+from toplight_plugin.core.data.records import INFRARED, VISIBLE
+
+
+class CrossModalityPKSampler(Sampler[int]):
+    """Yields dataset indices; batch them with ``batch_size = P * 2K`` (``batch_sampler`` style is not needed).
+
+    ``pids`` and ``modalities`` are per-sample sequences. The epoch used for shuffling advances by one at each
+    ``iter()``; ``set_epoch`` fixes it (resume, DDP), as with ``DistributedSampler``.
+    """
+
+    def __init__(
+        self,
+        pids: Sequence[int],
+        modalities: Sequence[int],
+        num_identities: int = 6,
+        num_instances: int = 6,
+        seed: int = 0,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ):
+        if len(pids) != len(modalities):
+            raise ValueError(f"pids and modalities differ in length: {len(pids)} vs {len(modalities)}")
+        if num_identities < 1 or num_instances < 1:
+            raise ValueError(f"P and K must be at least 1, got P={num_identities}, K={num_instances}")
+        unknown = set(modalities) - {VISIBLE, INFRARED}
+        if unknown:
+            raise ValueError(
+                f"modalities must be {VISIBLE} (visible) or {INFRARED} (infrared), found {sorted(unknown)}"
+            )
+        if world_size is None:
+            world_size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        if rank is None:
+            rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
+
+        index: dict[int, dict[int, list[int]]] = defaultdict(lambda: {VISIBLE: [], INFRARED: []})
+        for i, (pid, modality) in enumerate(zip(pids, modalities, strict=True)):
+            index[int(pid)][int(modality)].append(i)
+        one_sided = sorted(pid for pid, m in index.items() if not (m[VISIBLE] and m[INFRARED]))
+        if one_sided:
+            warnings.warn(
+                f"CrossModalityPKSampler: {len(one_sided)} identit(y/ies) with images in one modality only are "
+                f"excluded: {one_sided[:20]}{' ...' if len(one_sided) > 20 else ''}",
+                stacklevel=2,
+            )
+        self.identities = sorted(pid for pid in index if pid not in one_sided)
+        self.pools = {pid: (np.array(index[pid][VISIBLE]), np.array(index[pid][INFRARED])) for pid in self.identities}
+        self.P, self.K, self.seed = num_identities, num_instances, seed
+        self.rank, self.world_size = rank, world_size
+        self.batches_per_rank = len(self.identities) // self.P // world_size
+        if self.batches_per_rank == 0:
+            raise ValueError(
+                f"CrossModalityPKSampler: {len(self.identities)} identities with both modalities cannot fill one batch "
+                f"of P={self.P} identities on each of {world_size} rank(s)"
+            )
+        self.epoch = 0
+
+    @property
+    def batch_size(self) -> int:
+        return self.P * 2 * self.K
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.batches_per_rank * self.batch_size
+
+    def __iter__(self) -> Iterator[int]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
+        order = rng.permutation(np.array(self.identities))
+        batches = order[: self.batches_per_rank * self.world_size * self.P].reshape(-1, self.P)
+        # Every rank draws the same full epoch from the shared generator, then keeps its own batches.
+        picks = [[self._draw(rng, int(pid)) for pid in batch] for batch in batches]
+        for batch in picks[self.rank :: self.world_size]:
+            for visible, infrared in batch:
+                yield from visible.tolist()
+                yield from infrared.tolist()
+
+    def _draw(self, rng: np.random.Generator, pid: int) -> tuple[np.ndarray, np.ndarray]:
+        return tuple(rng.choice(pool, self.K, replace=len(pool) < self.K) for pool in self.pools[pid])

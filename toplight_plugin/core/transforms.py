@@ -1,0 +1,149 @@
+"""Visible-infrared training and test transforms (albumentations), with CAJ's channel augmentations.
+
+CAJ (Ye et al., ICCV 2021, public code ``ICCV21_CAJ/ChannelAug.py`` and ``data_loader.py``) applies, after
+normalisation: random erasing (its ``ChannelRandomErasing``: p 0.5, area 2-40 %, aspect 0.3-3.3, the rectangle
+filled with the constants 0.4914 / 0.4822 / 0.4465), on visible images the channel exchange (all channels replaced
+by one of R, G, B, equally likely) and on infrared images the adaptive gray (one of R, G, B copied to all channels,
+or with probability 1/4 x 0.5 grayscale 0.2989 R + 0.5870 G + 0.1140 B, else unchanged). Each is reproduced here as
+an albumentations transform with the same draws; ``ModalityAugment`` switches them per modality.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import albumentations as A
+import numpy as np
+from albumentations.pytorch import ToTensorV2
+
+from toplight_plugin.core.data.records import INFRARED, VISIBLE
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+CAJ_ERASE_FILL = (0.4914, 0.4822, 0.4465)
+GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)
+
+
+class RandomErasing(A.ImageOnlyTransform):
+    """CAJ's / torchreid's random erasing: up to 100 draws of a rectangle that fits, filled with ``fill``."""
+
+    def __init__(self, area=(0.02, 0.4), min_aspect=0.3, fill=CAJ_ERASE_FILL, p=0.5):
+        super().__init__(p=p)
+        self.area, self.min_aspect, self.fill = tuple(area), min_aspect, tuple(fill)
+
+    def get_params_dependent_on_data(self, params, data):
+        height, width = params["shape"][:2]
+        rnd = self.py_random
+        for _ in range(100):
+            target = rnd.uniform(*self.area) * height * width
+            aspect = rnd.uniform(self.min_aspect, 1 / self.min_aspect)
+            h, w = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
+            if w < width and h < height:
+                return {"box": (rnd.randint(0, height - h), rnd.randint(0, width - w), h, w)}
+        return {"box": None}
+
+    def apply(self, img, box=None, **params):
+        if box is None:
+            return img
+        top, left, h, w = box
+        out = img.copy()
+        fill = np.asarray(self.fill[: out.shape[2]] if out.ndim == 3 else self.fill[0], dtype=out.dtype)
+        out[top : top + h, left : left + w] = fill
+        return out
+
+
+def _gray(img: np.ndarray) -> np.ndarray:
+    return (img[..., :3] * np.asarray(GRAY_WEIGHTS, dtype=img.dtype)).sum(axis=-1)
+
+
+class ChannelExchange(A.ImageOnlyTransform):
+    """Visible images: every channel replaced by one of R, G, B (``gray=3`` adds grayscale as a fourth choice)."""
+
+    def __init__(self, gray: int = 2, p: float = 1.0):
+        super().__init__(p=p)
+        self.gray = gray
+
+    def get_params(self):
+        return {"choice": self.py_random.randint(0, self.gray)}
+
+    def apply(self, img, choice=0, **params):
+        plane = img[..., choice] if choice < 3 else _gray(img)
+        return np.repeat(plane[..., None], img.shape[2], axis=2)
+
+
+class ChannelAdaptiveGray(A.ImageOnlyTransform):
+    """Infrared images: one of R, G, B copied to all channels (3/4), else grayscale with ``gray_p``, else unchanged."""
+
+    def __init__(self, gray_p: float = 0.5, p: float = 1.0):
+        super().__init__(p=p)
+        self.gray_p = gray_p
+
+    def get_params(self):
+        choice = self.py_random.randint(0, 3)
+        return {"choice": choice, "to_gray": choice == 3 and self.py_random.uniform(0, 1) <= self.gray_p}
+
+    def apply(self, img, choice=0, to_gray=False, **params):
+        if choice < 3:
+            plane = img[..., choice]
+        elif to_gray:
+            plane = _gray(img)
+        else:
+            return img
+        return np.repeat(plane[..., None], img.shape[2], axis=2)
+
+
+@dataclass(frozen=True)
+class AugmentOptions:
+    """Training augmentation of one modality; probabilities, 0 switches a step off."""
+
+    flip: float = 0.5
+    pad: int = 10  # zero padding before the random crop back to size (CAJ); 0 = no crop
+    random_erasing: float = 0.5
+    channel_exchange: float = 0.0  # visible: CAJ trains half its visible views with it
+    channel_gray: float = 0.0  # infrared: CAJ applies ChannelAdapGray(0.5) to every view
+    gray_p: float = 0.5
+
+
+CAJ_VISIBLE = AugmentOptions(channel_exchange=0.5)
+CAJ_INFRARED = AugmentOptions(channel_gray=1.0)
+
+
+def train_transform(options: AugmentOptions, height: int = 288, width: int = 144) -> A.Compose:
+    """Resize, pad + random crop, flip, normalise (ImageNet), erasing and channel augmentation, to a CHW tensor."""
+    steps = [A.Resize(height, width)]
+    if options.pad:
+        steps += [
+            A.PadIfNeeded(height + 2 * options.pad, width + 2 * options.pad, border_mode=0, fill=0),
+            A.RandomCrop(height, width),
+        ]
+    steps += [A.HorizontalFlip(p=options.flip), A.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    if options.random_erasing:
+        steps.append(RandomErasing(p=options.random_erasing))
+    if options.channel_exchange:
+        steps.append(ChannelExchange(p=options.channel_exchange))
+    if options.channel_gray:
+        steps.append(ChannelAdaptiveGray(gray_p=options.gray_p, p=options.channel_gray))
+    return A.Compose([*steps, ToTensorV2()])
+
+
+def test_transform(height: int = 288, width: int = 144) -> A.Compose:
+    return A.Compose([A.Resize(height, width), A.Normalize(IMAGENET_MEAN, IMAGENET_STD), ToTensorV2()])
+
+
+class ModalityAugment:
+    """One pipeline per modality: ``augment(image, modality)`` with ``image`` an RGB uint8 HWC array."""
+
+    def __init__(self, visible: A.Compose, infrared: A.Compose):
+        self.pipelines = {VISIBLE: visible, INFRARED: infrared}
+
+    @classmethod
+    def caj(cls, height: int = 288, width: int = 144) -> ModalityAugment:
+        return cls(train_transform(CAJ_VISIBLE, height, width), train_transform(CAJ_INFRARED, height, width))
+
+    @classmethod
+    def plain(cls, height: int = 288, width: int = 144) -> ModalityAugment:
+        test = test_transform(height, width)
+        return cls(test, test)
+
+    def __call__(self, image: np.ndarray, modality: int):
+        return self.pipelines[modality](image=image)["image"]
