@@ -1,0 +1,1 @@
+"""Dataset parsers: files on disk -> ``Record`` lists, with no knowledge of any host toolbox."""
