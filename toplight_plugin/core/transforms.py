@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import albumentations as A
 import numpy as np
+import torch
 from albumentations.pytorch import ToTensorV2
 
 from toplight_plugin.core.data.records import INFRARED, VISIBLE
@@ -131,10 +132,15 @@ def test_transform(height: int = 288, width: int = 144) -> A.Compose:
 
 
 class ModalityAugment:
-    """One pipeline per modality: ``augment(image, modality)`` with ``image`` an RGB uint8 HWC array."""
+    """One pipeline per modality: ``augment(image, modality)`` with ``image`` an RGB uint8 HWC array.
+
+    The pipelines are reseeded from ``torch.initial_seed()`` whenever it changes: per data-loader worker (distinct
+    seeds) and per epoch when the trainer seeds each epoch, so augmentation replays exactly on resume.
+    """
 
     def __init__(self, visible: A.Compose, infrared: A.Compose):
         self.pipelines = {VISIBLE: visible, INFRARED: infrared}
+        self._seeded_with = None
 
     @classmethod
     def caj(cls, height: int = 288, width: int = 144) -> ModalityAugment:
@@ -146,4 +152,9 @@ class ModalityAugment:
         return cls(test, test)
 
     def __call__(self, image: np.ndarray, modality: int):
+        seed = torch.initial_seed() % 2**32
+        if seed != self._seeded_with:
+            for offset, pipeline in enumerate(self.pipelines.values()):
+                pipeline.set_random_seed((seed + offset) % 2**32)
+            self._seeded_with = seed
         return self.pipelines[modality](image=image)["image"]

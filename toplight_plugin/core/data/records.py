@@ -27,15 +27,18 @@ def require(root: Path, relative: list[str], dataset: str, tree: str) -> None:
     missing = [name for name in relative if not (root / name).exists()]
     if missing:
         listed = "\n".join(f"  - {root / name}" for name in missing)
-        raise LayoutError(f"{dataset}: {len(missing)} expected path(s) missing under {root}:\n{listed}\n"
-                          f"Expected layout:\n{tree}")
+        raise LayoutError(
+            f"{dataset}: {len(missing)} expected path(s) missing under {root}:\n{listed}\nExpected layout:\n{tree}"
+        )
 
 
 def read_id_line(path: Path) -> list[int]:
     """A SYSU-MM01 id file: one line of comma-separated integers (blank lines ignored)."""
     lines = [(n, line.strip()) for n, line in enumerate(path.read_text().splitlines(), 1) if line.strip()]
     if len(lines) != 1:
-        raise ValueError(f"{path}: expected exactly one line of comma-separated ids, found {len(lines)} non-empty lines")
+        raise ValueError(
+            f"{path}: expected exactly one line of comma-separated ids, found {len(lines)} non-empty lines"
+        )
     number, line = lines[0]
     ids = []
     for token in line.split(","):

@@ -132,3 +132,11 @@ def _official_gallery(root: Path, mat: Path, ids: list[int], cams: tuple, trial:
                     raise ValueError(f"{mat}: cam{cam} id {pid} picks image {name}, which is missing under {root}")
                 records.append(_record(root, cam, pid, name))
     return records
+
+
+def gallery_candidates(root: str | Path, mode: str = "all") -> list[Record]:
+    """Every image any trial of ``mode`` can pick: all gallery-camera images of the test ids (features once)."""
+    root = check_layout(root)
+    cams = GALLERY_CAMS[mode]
+    ids = sorted(_ids(root, "test"))
+    return [_record(root, cam, pid, name) for pid in ids for cam in cams for name in _files(root, cam, pid)]

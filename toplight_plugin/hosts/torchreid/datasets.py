@@ -9,6 +9,8 @@ split_id + 1, 1..10).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,24 @@ from toplight_plugin.core.data.images import drop_unreadable, read_image
 from toplight_plugin.core.data.records import Record
 
 from . import compat
+
+# Keywords for the adapters that torchreid's data manager cannot pass (it forwards a fixed set); see dataset_options.
+_OPTIONS: ContextVar[tuple] = ContextVar("toplight_dataset_options", default=())
+
+
+@contextmanager
+def dataset_options(**options):
+    """Adapters built inside this block (e.g. by ``ImageDataManager``) receive ``options`` as keywords."""
+    token = _OPTIONS.set(tuple({**dict(_OPTIONS.get()), **options}.items()))
+    try:
+        yield
+    finally:
+        _OPTIONS.reset(token)
+
+
+def _with_options(kwargs: dict, names: tuple[str, ...]) -> dict:
+    """Explicit keywords win over the ``dataset_options`` block; options another adapter uses are dropped."""
+    return {**{k: v for k, v in _OPTIONS.get() if k in names}, **kwargs}
 
 
 class SampleList(list):
@@ -38,14 +58,18 @@ def _locate(root: str, folders: tuple[str, ...]) -> Path:
 
 
 class _CrossModalityDataset(compat.data().ImageDataset):
-    """Shared behaviour: per-modality augmentation, ``modality`` in every item, opt-in skipping of bad images."""
+    """Shared behaviour: per-modality augmentation of training images, ``modality`` in every item, opt-in skipping of
+    bad images. ``dataset_root`` and ``protocol`` tell the evaluation which protocol to run on the dataset."""
 
     folders: tuple[str, ...] = ()
+    protocol = ""
+    shared_options = ("augment", "skip_bad_images")
 
-    def __init__(self, train, query, gallery, *, augment=None, skip_bad_images=False, **kwargs):
+    def __init__(self, root: Path, train, query, gallery, *, augment=None, skip_bad_images=False, **kwargs):
         if skip_bad_images:
             train, query, gallery = (drop_unreadable(part, type(self).__name__) for part in (train, query, gallery))
-        self.augment = augment
+        self.dataset_root = root
+        self.augment = augment if kwargs.get("mode", "train") == "train" else None
         super().__init__(SampleList(train), SampleList(query), SampleList(gallery), **kwargs)
 
     def __getitem__(self, index):
@@ -63,48 +87,63 @@ class SYSUMM01(_CrossModalityDataset):
     """SYSU-MM01: ``sysu_mode`` all / indoor, ``trial`` 0..9, ``shots`` 1 / 10, optional ``rand_perm`` file."""
 
     folders = ("SYSU-MM01", "sysu_mm01", "sysu")
+    protocol = "sysu"
+    options = ("sysu_mode", "trial", "shots", "rand_perm")
 
-    def __init__(self, root="", sysu_mode="all", trial=None, shots=1, rand_perm=None, split_id=0, **kwargs):
+    def __init__(self, root="", split_id=0, **kwargs):
+        kwargs = _with_options(kwargs, self.options + self.shared_options)
+        mode, trial = kwargs.pop("sysu_mode", "all"), kwargs.pop("trial", None)
+        shots, rand_perm = kwargs.pop("shots", 1), kwargs.pop("rand_perm", None)
         path = _locate(root, self.folders)
         trial = split_id if trial is None else trial
         train = sysu_mm01.train_records(path)
         query = sysu_mm01.query_records(path)
-        gallery = sysu_mm01.gallery_records(path, sysu_mode, trial, shots, rand_perm)
-        super().__init__(train, query, gallery, **kwargs)
+        gallery = sysu_mm01.gallery_records(path, mode, trial, shots, rand_perm or None)
+        super().__init__(path, train, query, gallery, **kwargs)
 
 
 class RegDB(_CrossModalityDataset):
     """RegDB: ``trial`` 1..10, ``regdb_direction`` v2i (visible query) or i2v."""
 
     folders = ("RegDB", "regdb")
+    protocol = "regdb"
+    options = ("trial", "regdb_direction")
 
-    def __init__(self, root="", trial=None, regdb_direction="v2i", split_id=0, **kwargs):
+    def __init__(self, root="", split_id=0, **kwargs):
+        kwargs = _with_options(kwargs, self.options + self.shared_options)
+        trial, direction = kwargs.pop("trial", None), kwargs.pop("regdb_direction", "v2i")
         path = _locate(root, self.folders)
-        trial = split_id + 1 if trial is None else trial
-        query, gallery = regdb.eval_records(path, trial, regdb_direction)
-        super().__init__(regdb.train_records(path, trial), query, gallery, **kwargs)
+        self.trial = split_id + 1 if trial is None else trial
+        self.direction = direction
+        query, gallery = regdb.eval_records(path, self.trial, direction)
+        super().__init__(path, regdb.train_records(path, self.trial), query, gallery, **kwargs)
 
 
 class _FaceDataset(_CrossModalityDataset):
-    protocol: faces.FaceProtocol
+    face_protocol: faces.FaceProtocol
+    protocol = "face"
+    options = ("train_list", "test_list", "gallery_list")
 
-    def __init__(self, root="", train_list=None, test_list=None, gallery_list=None, **kwargs):
-        split = faces.load(_locate(root, self.folders), self.protocol, train_list, test_list, gallery_list)
-        super().__init__(split["train"], split["probe"], split["gallery"], **kwargs)
+    def __init__(self, root="", **kwargs):
+        kwargs = _with_options(kwargs, self.options + self.shared_options)
+        lists = [kwargs.pop(name, None) for name in self.options]
+        path = _locate(root, self.folders)
+        split = faces.load(path, self.face_protocol, *lists)
+        super().__init__(path, split["train"], split["probe"], split["gallery"], **kwargs)
 
 
 class OuluNIRVIS(_FaceDataset):
     """Oulu-CASIA NIR-VIS: 20 train / 20 test subjects, all VIS in the gallery, NIR probes (docs/data.md)."""
 
     folders = ("Oulu-CASIA-NIR-VIS", "oulu_nirvis")
-    protocol = faces.OULU
+    face_protocol = faces.OULU
 
 
 class BUAAVisNir(_FaceDataset):
     """BUAA-VisNir: 50 train / 100 test subjects, one VIS per subject in the gallery, NIR probes (docs/data.md)."""
 
     folders = ("BUAA-VisNir", "buaa_visnir")
-    protocol = faces.BUAA
+    face_protocol = faces.BUAA
 
 
 DATASETS = {"sysumm01": SYSUMM01, "regdb": RegDB, "oulu_nirvis": OuluNIRVIS, "buaa_visnir": BUAAVisNir}

@@ -1,0 +1,101 @@
+"""The VI engine inside torchreid: losses, one epoch, checkpoints, the test tool, configs."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import toplight_plugin
+from toplight_plugin.cli import test as test_tool
+from toplight_plugin.cli import train as train_tool
+from toplight_plugin.core.losses import IdentityTripletLoss, batch_hard_triplet
+from toplight_plugin.hosts.torchreid import compat
+from toplight_plugin.hosts.torchreid.config import load_config
+
+CONFIGS = sorted(Path(__file__).resolve().parents[1].glob("configs/**/*.yaml"))
+
+
+def tiny(root, save_dir, *extra):
+    """Overrides for a seconds-long run on the synthetic SYSU-MM01 tree."""
+    return [
+        "model.name", "toplight_mobilenetv3_small", "model.pretrained", "False",
+        "data.root", str(root), "data.height", "64", "data.width", "32", "data.workers", "0",
+        "data.save_dir", str(save_dir), "train.batch_size", "16", "sampler.num_instances", "2",
+        "train.print_freq", "1000", "test.eval_freq", "-1", "toplight.trials", "2", *extra,
+    ]  # fmt: skip
+
+
+def test_batch_hard_triplet_against_a_direct_formula():
+    torch.manual_seed(0)
+    f, pids = torch.randn(8, 5), torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    d = torch.cdist(f, f)
+    expected = []
+    for i in range(8):
+        pos = max(d[i, j] for j in range(8) if pids[j] == pids[i])
+        neg = min(d[i, j] for j in range(8) if pids[j] != pids[i])
+        expected.append(torch.relu(pos - neg + 0.3))
+    torch.testing.assert_close(batch_hard_triplet(f, pids, 0.3), torch.stack(expected).mean())
+
+
+def test_losses_are_finite_and_decrease_on_a_fixed_batch():
+    model = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=4, loss="triplet", height=64, width=32)
+    criterion = IdentityTripletLoss(gamma=0.5)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    imgs, pids = torch.randn(16, 3, 64, 32), torch.arange(4).repeat_interleave(4)
+    modality = torch.tensor([0, 0, 1, 1] * 4)
+    model.train()
+    history = []
+    for _ in range(8):
+        losses = criterion(*model(imgs, modality), pids)
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        optimizer.step()
+        assert all(torch.isfinite(v) for v in losses.values())
+        history.append(losses["loss"].item())
+    assert history[-1] < history[0]
+    assert losses["loss"].item() == pytest.approx(losses["loss_id"].item() + 0.5 * losses["loss_tri"].item())
+
+
+def test_one_epoch_then_the_test_tool(sysu_root, tmp_path, capsys):
+    save = tmp_path / "run"
+    engine = train_tool.main(tiny(sysu_root.parent, save, "train.max_epoch", "1"))
+    assert isinstance(engine, compat.torchreid().engine.Engine)
+    state = torch.load(save / "last.pth", weights_only=True)  # tensors and plain types only
+    assert state["epoch"] == 1 and isinstance(state["rank1"], float)
+    assert (save / "epoch-1.pth").is_file() and list(save.glob("events.out.tfevents*"))
+    results = test_tool.main(["--weights", str(save / "last.pth"), *tiny(sysu_root.parent, save)])
+    assert set(results) == {"sysu_all", "sysu_indoor"}
+    for summary in results.values():
+        assert set(summary) == {"rank1", "rank10", "rank20", "mAP", "mINP", "trials"} and len(summary["trials"]) == 2
+        assert 0 <= summary["rank1"] <= 100 and isinstance(summary["mAP"], float)
+    assert json.loads((save / "results.json").read_text()) == results
+    assert "| sysu_all | mean |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(p.parents[2])))
+def test_every_config_loads_and_names_registered_things(config):
+    cfg = load_config(config)
+    assert cfg.model.name in toplight_plugin.MODELS
+    datasets = vars(compat.data().datasets)["__image_datasets"]
+    assert all(name in datasets for name in cfg.data.sources)
+
+
+def test_config_count_covers_the_paper_tables():
+    names = {str(p.relative_to(p.parents[1])) for p in CONFIGS if p.parent.name in ("sysu", "regdb")}
+    assert len(names) == 24  # Table 4: six backbones x (baseline, +TOP & FDR) x two datasets
+    assert len([p for p in CONFIGS if p.parent.name == "table3"]) == 18
+    assert len([p for p in CONFIGS if p.parent.name == "faces"]) == 8
+
+
+def test_bad_keys_name_their_source(tmp_path):
+    with pytest.raises(KeyError, match=r"command line: unknown config key 'train.nope'"):
+        load_config(None, ["train.nope", "1"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("toplight:\n  fdr_sigmaa: 2\n")
+    with pytest.raises(KeyError, match=r"bad.yaml: unknown config key 'toplight.fdr_sigmaa'"):
+        load_config(bad)
+    with pytest.raises(ValueError, match="command line: Type mismatch"):
+        load_config(None, ["train.max_epoch", "many"])
+    with pytest.raises(ValueError, match="KEY VALUE pairs"):
+        load_config(None, ["train.max_epoch"])

@@ -1,0 +1,112 @@
+"""From a config to torchreid objects: data manager, model, optimizer, scheduler and the VI engine."""
+
+from __future__ import annotations
+
+import torch
+
+from toplight_plugin.core.losses import IdentityTripletLoss
+from toplight_plugin.core.registry import build
+from toplight_plugin.core.schedule import build_scheduler
+from toplight_plugin.core.transforms import AugmentOptions, ModalityAugment, train_transform
+
+from . import compat
+from .datasets import dataset_options
+from .engine import VIEngine
+from .protocols import ProtocolOptions
+from .register import register_all
+
+AUGMENTS = ("caj", "basic", "torchreid")
+
+
+def build_augment(cfg):
+    """``caj``: CAJ's channel augmentations; ``basic``: resize, pad-crop, flip, erasing; ``torchreid``: its own."""
+    height, width = cfg.data.height, cfg.data.width
+    if cfg.toplight.augment not in AUGMENTS:
+        raise ValueError(f"toplight.augment must be one of {AUGMENTS}, got {cfg.toplight.augment!r}")
+    if cfg.toplight.augment == "caj":
+        return ModalityAugment.caj(height, width)
+    if cfg.toplight.augment == "basic":
+        basic = train_transform(AugmentOptions(), height, width)
+        return ModalityAugment(basic, basic)
+    return None
+
+
+def build_datamanager(cfg, use_gpu: bool):
+    register_all()
+    options = dict(
+        augment=build_augment(cfg),
+        sysu_mode=cfg.toplight.sysu_mode[0],
+        shots=cfg.toplight.shots,
+        rand_perm=cfg.toplight.rand_perm,
+    )
+    with dataset_options(**options):
+        return compat.data().ImageDataManager(
+            root=cfg.data.root,
+            sources=list(cfg.data.sources),
+            targets=list(cfg.data.targets),
+            height=cfg.data.height,
+            width=cfg.data.width,
+            transforms=list(cfg.data.transforms),
+            norm_mean=list(cfg.data.norm_mean),
+            norm_std=list(cfg.data.norm_std),
+            use_gpu=use_gpu,
+            split_id=cfg.data.split_id,
+            combineall=cfg.data.combineall,
+            batch_size_train=cfg.train.batch_size,
+            batch_size_test=cfg.test.batch_size,
+            workers=cfg.data.workers,
+            num_instances=cfg.sampler.num_instances,
+            train_sampler=cfg.sampler.train_sampler,
+        )
+
+
+def build_model(cfg, num_classes: int, weights: str = ""):
+    """The configured model; ``weights`` (or ``model.load_weights``) is a local file, else ImageNet if pretrained."""
+    name = cfg.model.name
+    options = dict(height=cfg.data.height, width=cfg.data.width)
+    if cfg.toplight.fdr or name != "lightcnn29":
+        options.update(
+            fdr=cfg.toplight.fdr or None,
+            fdr_sigma=cfg.toplight.fdr_sigma,
+            fdr_mu=cfg.toplight.fdr_mu,
+            fdr_attention=cfg.toplight.fdr_attention,
+            fdr_upsample=cfg.toplight.fdr_upsample,
+            fdr_groups=cfg.toplight.fdr_groups,
+        )
+    if name.startswith("toplight_"):
+        options["last_stride"] = cfg.toplight.last_stride
+    pretrained = weights or cfg.model.load_weights or bool(cfg.model.pretrained)
+    return build(name, num_classes, loss="triplet", pretrained=pretrained, **options)
+
+
+def build_engine(cfg, datamanager, model, use_gpu: bool) -> VIEngine:
+    if cfg.train.optim != "adamw":
+        raise ValueError(f"train.optim: only 'adamw' (the paper's optimizer) is supported, got {cfg.train.optim!r}")
+    if cfg.train.lr_scheduler != "warmup_multi_step":
+        raise ValueError(f"train.lr_scheduler: only 'warmup_multi_step' is supported, got {cfg.train.lr_scheduler!r}")
+    # Frozen parameters (the BNNeck shift) stay out of the optimizer: torchreid's loop re-enables every gradient.
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    scheduler = build_scheduler(optimizer, cfg.toplight.warmup_epochs, cfg.train.stepsize, cfg.train.gamma)
+    criterion = IdentityTripletLoss(
+        gamma=cfg.loss.triplet.weight_t,
+        margin=cfg.loss.triplet.margin,
+        label_smooth=0.1 if cfg.loss.softmax.label_smooth else 0.0,
+    )
+    protocol = ProtocolOptions(
+        tuple(cfg.toplight.sysu_mode), cfg.toplight.trials, cfg.toplight.shots, cfg.toplight.rand_perm
+    )
+    return VIEngine(
+        datamanager,
+        model,
+        optimizer,
+        scheduler,
+        criterion,
+        cfg.data.save_dir,
+        seed=cfg.train.seed,
+        amp=cfg.toplight.amp,
+        channels_last=cfg.toplight.channels_last,
+        checkpoint_every=cfg.toplight.checkpoint_every,
+        protocol=protocol,
+        use_gpu=use_gpu,
+    )

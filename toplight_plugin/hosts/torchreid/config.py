@@ -1,0 +1,121 @@
+"""yacs configuration: torchreid's own keys (``model.name``, ``data.root``, ``sampler.train_sampler``, ...) with the
+paper's recipe as defaults (§4.1, Table 2a), plus a ``toplight`` node for the plugin's own keys.
+
+torchreid keeps its default config in ``scripts/default_config.py``, which the PyPI package does not ship, so the
+keys the plugin's tools read are declared here with torchreid's names and meanings.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from yacs.config import CfgNode as CN
+
+
+def get_default_config() -> CN:
+    cfg = CN()
+    cfg.model = CN()
+    cfg.model.name = "toplight_mobilenetv3_large"
+    cfg.model.pretrained = True  # ImageNet weights through the library (needs the network or a cache)
+    cfg.model.load_weights = ""  # a TOP soup / plugin checkpoint / ImageNet file to start from
+    cfg.model.resume = ""  # "auto" = <save_dir>/last.pth when it exists, or a path
+
+    cfg.data = CN()
+    cfg.data.type = "image"
+    cfg.data.root = "data"
+    cfg.data.sources = ["sysumm01"]
+    cfg.data.targets = ["sysumm01"]
+    cfg.data.workers = 4
+    cfg.data.split_id = 0
+    cfg.data.height = 288
+    cfg.data.width = 144
+    cfg.data.combineall = False
+    cfg.data.transforms = ["random_flip"]  # torchreid's transforms, used only when toplight.augment is "torchreid"
+    cfg.data.norm_mean = [0.485, 0.456, 0.406]
+    cfg.data.norm_std = [0.229, 0.224, 0.225]
+    cfg.data.save_dir = "output/toplight"
+
+    cfg.sampler = CN()
+    cfg.sampler.train_sampler = "CrossModalityPKSampler"
+    cfg.sampler.num_instances = 6  # K images per modality and identity
+
+    cfg.train = CN()
+    cfg.train.optim = "adamw"
+    cfg.train.lr = 1e-3
+    cfg.train.weight_decay = 1e-2
+    cfg.train.max_epoch = 70
+    cfg.train.batch_size = 72  # P = 6 identities x (6 visible + 6 infrared)
+    cfg.train.lr_scheduler = "warmup_multi_step"
+    cfg.train.stepsize = [20, 40]
+    cfg.train.gamma = 0.1
+    cfg.train.print_freq = 20
+    cfg.train.seed = 1
+
+    cfg.loss = CN()
+    cfg.loss.name = "triplet"
+    cfg.loss.softmax = CN()
+    cfg.loss.softmax.label_smooth = False
+    cfg.loss.triplet = CN()
+    cfg.loss.triplet.margin = 0.3
+    cfg.loss.triplet.weight_t = 0.5  # γ of L = L_id + γ L_tri
+    cfg.loss.triplet.weight_x = 1.0
+
+    cfg.test = CN()
+    cfg.test.batch_size = 128
+    cfg.test.evaluate = False
+    cfg.test.eval_freq = 10
+    cfg.test.start_eval = 0
+
+    cfg.toplight = CN()
+    cfg.toplight.last_stride = 2
+    cfg.toplight.fdr = "hs+vs"  # "" = no FDR; see docs/models.md for every switch
+    cfg.toplight.fdr_sigma = 2
+    cfg.toplight.fdr_mu = 3
+    cfg.toplight.fdr_attention = "sa"
+    cfg.toplight.fdr_upsample = True  # False: Table 5(a) "w/o u."
+    cfg.toplight.fdr_groups = 1
+    cfg.toplight.augment = "caj"  # caj | basic | torchreid (data.transforms)
+    cfg.toplight.warmup_epochs = 5
+    cfg.toplight.sysu_mode = ["all", "indoor"]  # modes evaluated
+    cfg.toplight.trials = 10  # SYSU-MM01 gallery trials 0..trials-1
+    cfg.toplight.shots = 1
+    cfg.toplight.rand_perm = ""
+    cfg.toplight.amp = "off"  # off | bf16 | fp16 (CUDA only)
+    cfg.toplight.channels_last = False
+    cfg.toplight.checkpoint_every = 1  # epochs between checkpoints (resume granularity)
+    return cfg
+
+
+def load_config(config_file: str | Path | None = None, opts: list[str] | None = None) -> CN:
+    """Defaults, then the file, then ``KEY VALUE`` pairs; an unknown key names itself and its source."""
+    cfg = get_default_config()
+    if config_file:
+        path = Path(config_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} does not exist")
+        with _named(str(path)):
+            cfg.merge_from_file(str(path))
+    if opts:
+        if len(opts) % 2:
+            raise ValueError(f"command-line overrides must be KEY VALUE pairs, got an odd number: {opts}")
+        with _named("command line"):
+            cfg.merge_from_list(list(opts))
+    cfg.freeze()
+    return cfg
+
+
+@contextmanager
+def _named(source: str):
+    """yacs reports unknown keys (KeyError or AssertionError) and type mismatches without saying where they came
+    from; re-raise them as one ``KeyError`` / ``ValueError`` that names the source."""
+    try:
+        yield
+    except (KeyError, AssertionError) as error:
+        message = str(error.args[0]) if error.args else repr(error)
+        key = message.split(":", 1)[-1].strip()
+        raise KeyError(
+            f"{source}: unknown config key {key!r} (keys: toplight_plugin/hosts/torchreid/config.py)"
+        ) from None
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}") from None

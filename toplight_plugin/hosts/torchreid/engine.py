@@ -1,0 +1,171 @@
+"""The visible-infrared engine: torchreid's ``Engine`` with its hooks overridden, its training loop untouched.
+
+- ``forward_backward``: each sample's modality goes to the model; L = L_id + γ L_tri (§3.4); AMP on CUDA.
+- ``train`` (one epoch): seeds the epoch from (seed, epoch) before torchreid's loop and writes a checkpoint after
+  it, so a run killed at any point and resumed from its last checkpoint replays the same batches and augmentations.
+- ``_evaluate``: the published protocols (protocols.py) instead of torchreid's Market rule; ``results.json``.
+- ``save_model``: atomic checkpoints with plain Python floats, loadable with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from toplight_plugin.core import checkpoint
+from toplight_plugin.core.losses import IdentityTripletLoss
+
+from . import compat
+from .protocols import ProtocolOptions, evaluate_dataset
+
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def seed_epoch(seed: int, epoch: int) -> None:
+    """torch, numpy and random seeded from (seed, epoch): every epoch is reproducible on its own."""
+    value = int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+    torch.manual_seed(value)
+    np.random.seed(value)
+    random.seed(value)
+
+
+class ProgressLoader:
+    """The training loader seen through a tqdm bar (torchreid's loop only iterates it and asks its length)."""
+
+    def __init__(self, loader, engine):
+        self.loader, self.engine = loader, engine
+        self.sampler = loader.sampler
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        description = f"epoch {self.engine.epoch + 1}/{self.engine.max_epoch}"
+        yield from tqdm(self.loader, desc=description, leave=False, dynamic_ncols=True)
+
+
+class VIEngine(compat.torchreid().engine.Engine):
+    def __init__(
+        self,
+        datamanager,
+        model,
+        optimizer,
+        scheduler,
+        criterion: IdentityTripletLoss,
+        save_dir: str,
+        seed: int = 1,
+        amp: str = "off",
+        channels_last: bool = False,
+        checkpoint_every: int = 1,
+        protocol: ProtocolOptions | None = None,
+        use_gpu: bool = True,
+    ):
+        super().__init__(datamanager, use_gpu=use_gpu)
+        self.device = torch.device("cuda" if self.use_gpu else "cpu")
+        self.model, self.optimizer, self.scheduler = model.to(self.device), optimizer, scheduler
+        self.register_model("model", self.model, optimizer, scheduler)
+        self.criterion, self.seed, self.save_dir = criterion, seed, Path(save_dir)
+        if amp not in ("off", *AMP_DTYPES):
+            raise ValueError(f"toplight.amp must be off, bf16 or fp16, got {amp!r}")
+        self.amp = AMP_DTYPES.get(amp) if self.device.type == "cuda" else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp is torch.float16)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.checkpoint_every, self.protocol = checkpoint_every, protocol or ProtocolOptions()
+        self.max_epoch = 0
+        if self.train_loader is not None:
+            self.train_loader = ProgressLoader(self.train_loader, self)
+
+    # -- training ------------------------------------------------------------------------------------------------
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=self.amp) if self.amp is not None else nullcontext()
+
+    def parse_data_for_train(self, data):
+        return data["img"], data["pid"], data["modality"]
+
+    def forward_backward(self, data):
+        imgs, pids, modality = self.parse_data_for_train(data)
+        imgs = imgs.to(self.device, memory_format=self.memory_format, non_blocking=True)
+        pids, modality = pids.to(self.device), modality.to(self.device)
+        with self._autocast():
+            logits, features = self.model(imgs, modality)
+        losses = self.criterion(logits, features, pids)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(losses["loss"]).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        summary = {name: value.item() for name, value in losses.items()}
+        summary["acc"] = (logits.argmax(dim=1) == pids).float().mean().item() * 100
+        return summary
+
+    def train(self, **kwargs):
+        seed_epoch(self.seed, self.epoch)
+        sampler = self.train_loader.sampler
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(self.epoch)
+        super().train(**kwargs)
+        done = self.epoch + 1
+        if done % self.checkpoint_every == 0 or done == self.max_epoch:
+            self.save_model(self.epoch, None, str(self.save_dir))
+
+    # -- checkpoints ---------------------------------------------------------------------------------------------
+    def save_model(self, epoch, rank1, save_dir, is_best=False):
+        state = {
+            "state_dict": self.model.state_dict(),
+            "epoch": epoch + 1,
+            "rank1": None if rank1 is None else float(rank1),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+        }
+        path = checkpoint.atomic_save(state, Path(save_dir) / f"epoch-{epoch + 1}.pth")
+        checkpoint.atomic_save(state, Path(save_dir) / checkpoint.LAST)
+        return path
+
+    def resume(self, path: str | Path) -> int:
+        """Load model, optimizer, scheduler and scaler state; returns the epoch to start from."""
+        state = checkpoint.load(path)
+        self.model.load_state_dict(state["state_dict"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        return int(state["epoch"])
+
+    # -- evaluation ----------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def extract(self, loader):
+        """L2-normalised features (float32, CPU), pids and camids of a loader of the plugin's items."""
+        feats, pids, camids = [], [], []
+        for data in tqdm(loader, desc="features", leave=False, dynamic_ncols=True):
+            imgs = data["img"].to(self.device, memory_format=self.memory_format)
+            with self._autocast():
+                f = self.model(imgs, data["modality"].to(self.device))
+            feats.append(F.normalize(f.float(), dim=1).cpu())
+            pids.append(data["pid"])
+            camids.append(data["camid"])
+        return torch.cat(feats), torch.cat(pids).numpy(), torch.cat(camids).numpy()
+
+    def _evaluate(self, dataset_name="", query_loader=None, gallery_loader=None, **kwargs):
+        transform = self.datamanager.transform_te
+        results = evaluate_dataset(
+            query_loader.dataset, query_loader, gallery_loader, self.extract, transform, self.protocol
+        )
+        self.last_results = {**getattr(self, "last_results", {}), **results}
+        self.save_dir.mkdir(parents=True, exist_ok=True)
+        (self.save_dir / "results.json").write_text(json.dumps(self.last_results, indent=2))
+        for protocol, summary in results.items():
+            print(f"{protocol}: " + ", ".join(f"{k} {v:.2f}" for k, v in summary.items() if k != "trials"))
+            if self.writer is not None:
+                for key, value in summary.items():
+                    if key != "trials":
+                        self.writer.add_scalar(f"Test/{protocol}/{key}", value, self.epoch)
+        first = next(iter(results.values()))
+        return float(first["rank1"]), float(first.get("mAP", 0.0))

@@ -1,0 +1,99 @@
+"""The published test protocols run on a trained model: SYSU-MM01 (all / indoor search over gallery trials), RegDB
+(visible -> infrared and back) and NIR-VIS faces. Results are plain Python floats in percent, as in the paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from toplight_plugin.core.data import sysu_mm01
+from toplight_plugin.core.data.images import read_image
+from toplight_plugin.evaluation import FeatureDistances, evaluate_face, evaluate_regdb, evaluate_sysu
+
+RANKS = (1, 10, 20)
+
+
+@dataclass(frozen=True)
+class ProtocolOptions:
+    sysu_modes: tuple[str, ...] = ("all", "indoor")
+    trials: int = 10
+    shots: int = 1
+    rand_perm: str = ""
+
+
+class RecordImages(torch.utils.data.Dataset):
+    """Images of parser records with torchreid's test transform, in the item format of the adapters."""
+
+    def __init__(self, records, transform):
+        self.records, self.transform = records, transform
+
+    def __len__(self):
+        return len(self.records)
+
+    def __getitem__(self, index):
+        r = self.records[index]
+        return {"img": self.transform(read_image(r.path)), "pid": r.pid, "camid": r.camid, "modality": r.modality}
+
+
+def _summary(results: list[dict]) -> dict:
+    """Mean over trials of the paper's columns, in percent, plus the per-trial rows."""
+    rows = [
+        {
+            **{f"rank{k}": 100 * float(r["cmc"][min(k, len(r["cmc"])) - 1]) for k in RANKS},
+            "mAP": 100 * r["mAP"],
+            "mINP": 100 * r["mINP"],
+        }
+        for r in results
+    ]
+    mean = {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
+    return {**mean, "trials": rows}
+
+
+def evaluate_dataset(
+    dataset, query_loader, gallery_loader, extract: Callable, transform, options: ProtocolOptions, batch_size: int = 128
+) -> dict:
+    """``{protocol name: summary}`` for the dataset behind ``query_loader`` (one of the plugin's adapters).
+
+    ``extract(loader)`` returns (L2-normalised features, pids, camids) of a loader of adapter items.
+    """
+    protocol = getattr(dataset, "protocol", "")
+    q_feat, q_pids, q_camids = extract(query_loader)
+    if protocol == "sysu":
+        out = {}
+        for mode in options.sysu_modes:
+            candidates = sysu_mm01.gallery_candidates(dataset.dataset_root, mode)
+            loader = torch.utils.data.DataLoader(RecordImages(candidates, transform), batch_size=batch_size)
+            g_feat, g_pids, g_camids = extract(loader)
+            index = {r.path: i for i, r in enumerate(candidates)}
+            results = []
+            for trial in range(options.trials):
+                paths = sysu_mm01.sample_gallery(
+                    dataset.dataset_root, mode, trial, options.shots, options.rand_perm or None
+                )
+                pick = np.array([index[p] for p in paths])
+                distances = FeatureDistances(q_feat, g_feat[pick])
+                results.append(evaluate_sysu(distances, q_pids, g_pids[pick], q_camids, g_camids[pick]))
+            out[f"sysu_{mode}"] = _summary(results)
+        return out
+    g_feat, g_pids, _ = extract(gallery_loader)
+    if protocol == "regdb":
+        forward = dataset.direction
+        backward = "i2v" if forward == "v2i" else "v2i"
+        there = evaluate_regdb(FeatureDistances(q_feat, g_feat), q_pids, g_pids)
+        back = evaluate_regdb(FeatureDistances(g_feat, q_feat), g_pids, q_pids)
+        return {f"regdb_{forward}": _summary([there]), f"regdb_{backward}": _summary([back])}
+    if protocol == "face":
+        distances = -(F.normalize(q_feat, dim=1) @ F.normalize(g_feat, dim=1).t()).numpy()
+        face = evaluate_face(distances, q_pids, g_pids)
+        return {
+            type(dataset).__name__.lower(): {
+                "rank1": 100 * face["rank1"],
+                **{f"vr@far{far:g}": 100 * v for far, v in face["vr"].items()},
+            }
+        }
+    raise ValueError(f"{type(dataset).__name__} is not one of the plugin's datasets; no VI protocol to run")
