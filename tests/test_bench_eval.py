@@ -8,7 +8,7 @@ def test_quick_benchmark_agrees_with_torchreid(tmp_path):
     sizes = {name: (q // 2, g // 2, ids // 2) for name, (q, g, ids) in QUICK.items()}
     table, agree = run(sizes, torchreid_queries=50, repeats=1, isolate=False)
     assert agree
-    assert "measured on 50 queries, x2" in table and table.count("| yes |") == 3
+    assert "measured on 50 queries, x5" in table and table.count("| yes |") == 3
 
 
 def test_cases_are_learnable_and_deterministic():
