@@ -3,16 +3,21 @@
     toplight-train --config-file configs/sysu/mbv3l_top_fdr.yaml [--resume] [KEY VALUE ...]
 
 ``--resume`` continues from ``<data.save_dir>/last.pth`` when it exists (a fresh start otherwise).
+Several GPUs (or CPU processes, gloo): ``torchrun --nproc_per_node N -m toplight_plugin.cli.train ...``;
+``train.batch_size`` is per process.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 from pathlib import Path
 
 import torch
 
 from toplight_plugin.core import checkpoint
+from toplight_plugin.hosts.torchreid import distributed
 from toplight_plugin.hosts.torchreid.build import build_datamanager, build_engine, build_model
 from toplight_plugin.hosts.torchreid.config import load_config
 
@@ -26,14 +31,31 @@ def parse(argv, description: str) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def rank0_output():
+    """Other ranks stay silent: torchreid prints its progress from every process."""
+    if distributed.is_main():
+        return contextlib.nullcontext()
+    return contextlib.redirect_stdout(open(os.devnull, "w"))
+
+
 def main(argv: list[str] | None = None):
     args = parse(argv, __doc__)
     cfg = load_config(args.config_file, args.opts)
+    distributed.init_from_env()  # before the data manager: the sampler reads its rank and world size
+    try:
+        with rank0_output():
+            return train(cfg, args)
+    finally:
+        distributed.shutdown()
+
+
+def train(cfg, args):
     torch.manual_seed(cfg.train.seed)  # the sampler's seed inside torchreid's data manager
     use_gpu = torch.cuda.is_available()
     save_dir = Path(cfg.data.save_dir)
-    save_dir.mkdir(parents=True, exist_ok=True)
-    (save_dir / "config.yaml").write_text(cfg.dump())
+    if distributed.is_main():
+        save_dir.mkdir(parents=True, exist_ok=True)
+        (save_dir / "config.yaml").write_text(cfg.dump())
     datamanager = build_datamanager(cfg, use_gpu)
     model = build_model(cfg, datamanager.num_train_pids, args.weights)
     engine = build_engine(cfg, datamanager, model, use_gpu)

@@ -5,6 +5,8 @@
   it, so a run killed at any point and resumed from its last checkpoint replays the same batches and augmentations.
 - ``_evaluate``: the published protocols (protocols.py) instead of torchreid's Market rule; ``results.json``.
 - ``save_model``: atomic checkpoints with plain Python floats, loadable with ``weights_only=True``.
+Under ``torchrun`` the model is wrapped in DistributedDataParallel, each rank trains on its sampler share, features
+are extracted in shards and gathered, and only rank 0 writes checkpoints, logs and results.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from tqdm import tqdm
 from toplight_plugin.core import checkpoint
 from toplight_plugin.core.losses import IdentityTripletLoss
 
-from . import compat
+from . import compat, distributed
 from .protocols import ProtocolOptions, evaluate_dataset
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -48,7 +50,9 @@ class ProgressLoader:
 
     def __iter__(self):
         description = f"epoch {self.engine.epoch + 1}/{self.engine.max_epoch}"
-        yield from tqdm(self.loader, desc=description, leave=False, dynamic_ncols=True)
+        yield from tqdm(
+            self.loader, desc=description, leave=False, dynamic_ncols=True, disable=not distributed.is_main()
+        )
 
 
 class VIEngine(compat.torchreid().engine.Engine):
@@ -68,8 +72,14 @@ class VIEngine(compat.torchreid().engine.Engine):
         use_gpu: bool = True,
     ):
         super().__init__(datamanager, use_gpu=use_gpu)
-        self.device = torch.device("cuda" if self.use_gpu else "cpu")
-        self.model, self.optimizer, self.scheduler = model.to(self.device), optimizer, scheduler
+        self.device = torch.device("cuda", torch.cuda.current_device()) if self.use_gpu else torch.device("cpu")
+        self.net = model.to(self.device)  # unwrapped: what checkpoints hold
+        if distributed.active():
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = torch.nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
+            if not distributed.is_main():
+                self.writer = distributed.NullWriter()
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.register_model("model", self.model, optimizer, scheduler)
         self.criterion, self.seed, self.save_dir = criterion, seed, Path(save_dir)
         if amp not in ("off", *AMP_DTYPES):
@@ -78,7 +88,7 @@ class VIEngine(compat.torchreid().engine.Engine):
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp is torch.float16)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last:
-            self.model.to(memory_format=torch.channels_last)
+            self.net.to(memory_format=torch.channels_last)
         self.checkpoint_every, self.protocol = checkpoint_every, protocol or ProtocolOptions()
         self.max_epoch = 0
         if self.train_loader is not None:
@@ -113,13 +123,15 @@ class VIEngine(compat.torchreid().engine.Engine):
             sampler.set_epoch(self.epoch)
         super().train(**kwargs)
         done = self.epoch + 1
-        if done % self.checkpoint_every == 0 or done == self.max_epoch:
+        if (done % self.checkpoint_every == 0 or done == self.max_epoch) and distributed.is_main():
             self.save_model(self.epoch, None, str(self.save_dir))
 
     # -- checkpoints ---------------------------------------------------------------------------------------------
     def save_model(self, epoch, rank1, save_dir, is_best=False):
+        if not distributed.is_main():
+            return None
         state = {
-            "state_dict": self.model.state_dict(),
+            "state_dict": self.net.state_dict(),
             "epoch": epoch + 1,
             "rank1": None if rank1 is None else float(rank1),
             "optimizer": self.optimizer.state_dict(),
@@ -133,7 +145,7 @@ class VIEngine(compat.torchreid().engine.Engine):
     def resume(self, path: str | Path) -> int:
         """Load model, optimizer, scheduler and scaler state; returns the epoch to start from."""
         state = checkpoint.load(path)
-        self.model.load_state_dict(state["state_dict"])
+        self.net.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
@@ -142,23 +154,32 @@ class VIEngine(compat.torchreid().engine.Engine):
     # -- evaluation ----------------------------------------------------------------------------------------------
     @torch.no_grad()
     def extract(self, loader):
-        """L2-normalised features (float32, CPU), pids and camids of a loader of the plugin's items."""
-        feats, pids, camids = [], [], []
-        for data in tqdm(loader, desc="features", leave=False, dynamic_ncols=True):
+        """L2-normalised features (float32, CPU), pids and camids of a loader of the plugin's items.
+
+        Under DDP each rank takes every world_size-th batch and the shards are gathered back in order.
+        """
+        local = []
+        rank, world = distributed.rank(), distributed.world_size()
+        bar = tqdm(loader, desc="features", leave=False, dynamic_ncols=True, disable=not distributed.is_main())
+        for index, data in enumerate(bar):
+            if index % world != rank:
+                continue
             imgs = data["img"].to(self.device, memory_format=self.memory_format)
             with self._autocast():
-                f = self.model(imgs, data["modality"].to(self.device))
-            feats.append(F.normalize(f.float(), dim=1).cpu())
-            pids.append(data["pid"])
-            camids.append(data["camid"])
+                f = self.net(imgs, data["modality"].to(self.device))
+            local.append((index, (F.normalize(f.float(), dim=1).cpu(), data["pid"], data["camid"])))
+        feats, pids, camids = zip(*distributed.gather_batches(local), strict=True)
         return torch.cat(feats), torch.cat(pids).numpy(), torch.cat(camids).numpy()
 
     def _evaluate(self, dataset_name="", query_loader=None, gallery_loader=None, **kwargs):
+        distributed.sync_buffers(self.net)  # the statistics rank 0 saves are the ones every shard uses
         transform = self.datamanager.transform_te
         results = evaluate_dataset(
             query_loader.dataset, query_loader, gallery_loader, self.extract, transform, self.protocol
         )
         self.last_results = {**getattr(self, "last_results", {}), **results}
+        if not distributed.is_main():
+            return float(next(iter(results.values()))["rank1"]), 0.0
         self.save_dir.mkdir(parents=True, exist_ok=True)
         (self.save_dir / "results.json").write_text(json.dumps(self.last_results, indent=2))
         for protocol, summary in results.items():

@@ -1,0 +1,70 @@
+"""Multi-process training under ``torchrun``: process group from the environment, rank-0 output, gathering."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def init_from_env() -> torch.device:
+    """Join the process group ``torchrun`` describes (NCCL on CUDA, gloo on CPU); the device of this process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = torch.cuda.is_available()
+    if cuda:
+        torch.cuda.set_device(local)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return torch.device("cuda", local) if cuda else torch.device("cpu")
+
+
+def shutdown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def active() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if active() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if active() else 1
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+@torch.no_grad()
+def sync_buffers(module: torch.nn.Module) -> None:
+    """Give every rank rank 0's buffers. DDP broadcasts them before each training forward, but each rank then updates
+    its BatchNorm statistics with its own batch, so after training they differ and sharded features would too."""
+    if active():
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)
+
+
+def gather_batches(local: list[tuple[int, tuple]]) -> list[tuple]:
+    """Every rank's ``(batch index, payload)`` pairs, merged in batch order, on every rank."""
+    if not active():
+        return [payload for _, payload in sorted(local, key=lambda item: item[0])]
+    shards = [None] * world_size()
+    dist.all_gather_object(shards, local)
+    merged = [item for shard in shards for item in shard]
+    return [payload for _, payload in sorted(merged, key=lambda item: item[0])]
+
+
+class NullWriter:
+    """Stands in for the TensorBoard writer on ranks other than 0."""
+
+    def add_scalar(self, *args, **kwargs):
+        pass
+
+    def close(self):
+        pass
