@@ -30,7 +30,9 @@ def test_batch_composition_and_replacement():
     with pytest.warns(UserWarning, match=r"one modality only are excluded: \[99\]"):
         sampler = CrossModalityPKSampler(pids, modalities, num_identities=4, num_instances=3, seed=1)
     batches = _batches(sampler)
-    assert len(batches) == 13 // 4
+    eligible = [m for p, m in zip(pids, modalities, strict=True) if p != 99]
+    largest = max(eligible.count(0), eligible.count(1))
+    assert len(batches) == largest // (4 * 3)  # about one pass over the larger modality, as in the public code
     for batch in batches:
         assert len(batch) == 4 * 2 * 3
         for group in range(4):
@@ -57,11 +59,9 @@ def test_determinism_epochs_and_coverage():
     b.set_epoch(0)
     assert list(b) == first  # set_epoch replays an epoch (resume)
     seen = set()
-    for _ in range(20):
+    for _ in range(5):
         seen |= {pids[i] for i in a}
     assert seen == set(range(13))  # every identity with both modalities is visited
-    per_epoch = [pids[i] for i in list(a)]
-    assert len(set(per_epoch)) == len(per_epoch) // 6  # an identity appears at most once per epoch
 
 
 def test_ddp_shares_are_disjoint_and_equal():
@@ -73,12 +73,12 @@ def test_ddp_shares_are_disjoint_and_equal():
         with pytest.warns(UserWarning):
             shares.append(CrossModalityPKSampler(pids, modalities, 3, 2, seed=7, rank=rank, world_size=3))
     lists = [_batches(s) for s in shares]
-    assert len({len(s) for s in shares}) == 1 and len(shares[0]) == 3 * 12  # 30 // 3 // 3 = 3 batches of 12
-    ids = [{pids[i] for b in batches for i in b} for batches in lists]
-    assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
-    # Ranks deal the single-process epoch's batches round-robin.
+    per_rank = len(single) // single.batch_size // 3
+    assert per_rank > 0 and all(len(s) == per_rank * 12 for s in shares)  # equal whole shares
+    # Ranks deal the single-process epoch's batches round-robin: disjoint slots of one sequence.
     whole = _batches(single)
-    assert lists[1] == whole[1::3][: len(lists[1])]
+    for rank in range(3):
+        assert lists[rank] == whole[rank::3][:per_rank]
 
 
 def test_errors():
@@ -88,3 +88,5 @@ def test_errors():
         CrossModalityPKSampler([0, 0], [0, 2], 1, 1)
     with pytest.raises(ValueError, match="cannot fill one batch"):
         CrossModalityPKSampler([0, 0, 1, 1], [0, 1, 0, 1], num_identities=3, num_instances=1)
+    with pytest.raises(ValueError, match="make no batch"):
+        CrossModalityPKSampler([0, 0, 1, 1], [0, 1, 0, 1], num_identities=2, num_instances=2)

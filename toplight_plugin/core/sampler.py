@@ -1,9 +1,11 @@
 """Cross-modality PK sampler: every batch holds P identities x (K visible + K infrared) images.
 
-An epoch visits every identity that has both modalities once, in a seeded random order, in groups of P (the last
-incomplete group is dropped), so an epoch has ``num_identities // P`` batches. Identities with fewer than K images in
-a modality are drawn with replacement. Under DDP the epoch's batches are dealt round-robin to the ranks, each rank
-getting the same number of whole batches (extra batches are dropped), so the ranks' shares are disjoint.
+An epoch is as long as in the public VI-ReID training code that the paper's epoch-based schedule comes from (the
+``IdentitySampler`` of AGW / DDAG / CAJ): ``max(#visible, #infrared) // (P * K)`` batches, i.e. about one pass over
+the larger modality. Each batch draws P distinct identities (among those with both modalities) and, for each, K
+visible and K infrared images, with replacement only when the identity has fewer than K in that modality. Under DDP
+the epoch's batches are dealt round-robin to the ranks, each rank getting the same number of whole batches (extra
+batches are dropped), so the ranks' shares are disjoint.
 """
 
 from __future__ import annotations
@@ -62,15 +64,21 @@ class CrossModalityPKSampler(Sampler[int]):
                 f"excluded: {one_sided[:20]}{' ...' if len(one_sided) > 20 else ''}",
                 stacklevel=2,
             )
-        self.identities = sorted(pid for pid in index if pid not in one_sided)
+        self.identities = np.array(sorted(pid for pid in index if pid not in one_sided))
         self.pools = {pid: (np.array(index[pid][VISIBLE]), np.array(index[pid][INFRARED])) for pid in self.identities}
         self.P, self.K, self.seed = num_identities, num_instances, seed
         self.rank, self.world_size = rank, world_size
-        self.batches_per_rank = len(self.identities) // self.P // world_size
-        if self.batches_per_rank == 0:
+        if len(self.identities) < self.P:
             raise ValueError(
                 f"CrossModalityPKSampler: {len(self.identities)} identities with both modalities cannot fill one batch "
-                f"of P={self.P} identities on each of {world_size} rank(s)"
+                f"of P={self.P} distinct identities"
+            )
+        largest = max(sum(len(self.pools[pid][m]) for pid in self.identities) for m in (VISIBLE, INFRARED))
+        self.batches_per_rank = largest // (self.P * self.K) // world_size
+        if self.batches_per_rank == 0:
+            raise ValueError(
+                f"CrossModalityPKSampler: {largest} images per modality make no batch of P x K = {self.P * self.K} "
+                f"on each of {world_size} rank(s)"
             )
         self.epoch = 0
 
@@ -87,10 +95,11 @@ class CrossModalityPKSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         rng = np.random.default_rng([self.seed, self.epoch])
         self.epoch += 1
-        order = rng.permutation(np.array(self.identities))
-        batches = order[: self.batches_per_rank * self.world_size * self.P].reshape(-1, self.P)
-        # Every rank draws the same full epoch from the shared generator, then keeps its own batches.
-        picks = [[self._draw(rng, int(pid)) for pid in batch] for batch in batches]
+        # Every rank draws the same epoch from the shared generator (batch by batch: identities, then images), then
+        # keeps its own batches; the first batches are the same whatever the epoch's length.
+        picks = []
+        for _ in range(self.batches_per_rank * self.world_size):
+            picks.append([self._draw(rng, int(pid)) for pid in rng.choice(self.identities, self.P, replace=False)])
         for batch in picks[self.rank :: self.world_size]:
             for visible, infrared in batch:
                 yield from visible.tolist()
