@@ -59,7 +59,8 @@ def test_losses_are_finite_and_decrease_on_a_fixed_batch():
 
 def test_one_epoch_then_the_test_tool(sysu_root, tmp_path, capsys):
     save = tmp_path / "run"
-    engine = train_tool.main(tiny(sysu_root.parent, save, "train.max_epoch", "1"))
+    # channels_last here; the resume and DDP tests cover the default layout.
+    engine = train_tool.main(tiny(sysu_root.parent, save, "train.max_epoch", "1", "toplight.channels_last", "True"))
     assert isinstance(engine, compat.torchreid().engine.Engine)
     state = torch.load(save / "last.pth", weights_only=True)  # tensors and plain types only
     assert state["epoch"] == 1 and isinstance(state["rank1"], float)
@@ -86,6 +87,11 @@ def test_config_count_covers_the_paper_tables():
     assert len(names) == 24  # Table 4: six backbones x (baseline, +TOP & FDR) x two datasets
     assert len([p for p in CONFIGS if p.parent.name == "table3"]) == 18
     assert len([p for p in CONFIGS if p.parent.name == "faces"]) == 8
+
+
+def test_amp_choice_is_checked(sysu_root, tmp_path):
+    with pytest.raises(ValueError, match="toplight.amp must be off, bf16 or fp16"):
+        train_tool.main(tiny(sysu_root.parent, tmp_path, "toplight.amp", "fp8"))
 
 
 def test_bad_keys_name_their_source(tmp_path):

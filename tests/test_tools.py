@@ -1,12 +1,11 @@
-"""The FLOPs counter and table, the docs section writer, and the demo's feature extraction."""
+"""The FLOPs counter and table, the docs section writer, and the demo (train + test on synthetic data)."""
 
 import pytest
 
 import toplight_plugin
-from toplight_plugin.cli.demo import extract_all
+from toplight_plugin.cli import demo
 from toplight_plugin.core.docs import replace_section
 from toplight_plugin.core.flops import count_mflops, to_markdown
-from toplight_plugin.core.synthetic import make_sysu
 
 
 def test_fdr_cost_is_the_transposed_convolutions_plus_the_attention_mlp():
@@ -33,9 +32,10 @@ def test_markdown_table_and_section_replacement(tmp_path):
         replace_section(doc, "other", table)
 
 
-def test_demo_extracts_cross_modality_features(tmp_path):
-    root = make_sysu(tmp_path, num_ids=6, splits=(2, 1, 3), images_per_cam=1, size=(64, 32))
-    rows = extract_all(root, names=["toplight_mobilenetv3_small", "lightcnn29_toplight"])
-    assert [r["model"] for r in rows] == ["toplight_mobilenetv3_small", "lightcnn29_toplight"]
-    assert [r["feature"] for r in rows] == [1024, 256]
-    assert all(0 <= r["rank1"] <= 100 and r["chance"] == pytest.approx(100 / 3, abs=0.1) for r in rows)
+def test_demo_trains_and_tests_on_synthetic_data(tmp_path, capsys):
+    args = ["--data", str(tmp_path / "data"), "--output", str(tmp_path / "out"), "--ids", "8", "2", "4"]
+    results = demo.main([*args, "--epochs", "1", "--workers", "0", "--no-flops"])
+    assert set(results) == {"sysu_all", "sysu_indoor"} and len(results["sysu_all"]["trials"]) == 10
+    assert (tmp_path / "data" / "SYSU-MM01" / "exp" / "test_id.txt").is_file()
+    assert (tmp_path / "out" / "last.pth").is_file() and (tmp_path / "out" / "results.json").is_file()
+    assert "sysu_all: rank-1" in capsys.readouterr().out
