@@ -25,4 +25,4 @@ flops: $(STAMP)
 	$(PY) tools/flops.py --write docs/models.md
 
 clean:
-	rm -rf $(VENV) build *.egg-info data/synthetic
+	rm -rf $(VENV) build *.egg-info data/synthetic output/demo

@@ -74,6 +74,9 @@ class VIEngine(compat.torchreid().engine.Engine):
         super().__init__(datamanager, use_gpu=use_gpu)
         self.device = torch.device("cuda", torch.cuda.current_device()) if self.use_gpu else torch.device("cpu")
         self.net = model.to(self.device)  # unwrapped: what checkpoints hold
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if channels_last:  # before DDP registers the parameters
+            self.net.to(memory_format=torch.channels_last)
         if distributed.active():
             ids = [self.device.index] if self.device.type == "cuda" else None
             model = torch.nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
@@ -86,9 +89,6 @@ class VIEngine(compat.torchreid().engine.Engine):
             raise ValueError(f"toplight.amp must be off, bf16 or fp16, got {amp!r}")
         self.amp = AMP_DTYPES.get(amp) if self.device.type == "cuda" else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp is torch.float16)
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        if channels_last:
-            self.net.to(memory_format=torch.channels_last)
         self.checkpoint_every, self.protocol = checkpoint_every, protocol or ProtocolOptions()
         self.max_epoch = 0
         if self.train_loader is not None:
