@@ -1,0 +1,34 @@
+"""Step 2: merge the two pre-embedding groups of a TOP pretraining checkpoint (uniform soup).
+
+    toplight-soup --input output/pretrain/mbv3l/last.pth --output output/pretrain/mbv3l/soup.pth
+
+The result is what a VI config loads with ``model.load_weights``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from toplight_plugin.core.checkpoint import atomic_save
+from toplight_plugin.core.soup import uniform_soup
+from toplight_plugin.core.weights import load_state_dict_file
+
+
+def soup_file(source: str | Path, target: str | Path) -> Path:
+    state = uniform_soup(load_state_dict_file(source))
+    return atomic_save({"state_dict": state}, target)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", required=True, type=Path, help="pretraining checkpoint (two pre-embedding groups)")
+    parser.add_argument("--output", type=Path, default=None, help="default: soup.pth beside the input")
+    args = parser.parse_args(argv)
+    target = soup_file(args.input, args.output or args.input.with_name("soup.pth"))
+    print(f"soup written to {target}")
+    return target
+
+
+if __name__ == "__main__":
+    main()
