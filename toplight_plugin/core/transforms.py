@@ -152,9 +152,15 @@ class ModalityAugment:
         return cls(test, test)
 
     def __call__(self, image: np.ndarray, modality: int):
-        seed = torch.initial_seed() % 2**32
-        if seed != self._seeded_with:
-            for offset, pipeline in enumerate(self.pipelines.values()):
-                pipeline.set_random_seed((seed + offset) % 2**32)
-            self._seeded_with = seed
+        self._seeded_with = reseed(self.pipelines.values(), self._seeded_with)
         return self.pipelines[modality](image=image)["image"]
+
+
+def reseed(pipelines, seeded_with: int | None) -> int:
+    """Seed each albumentations pipeline from ``torch.initial_seed()`` when it changed since ``seeded_with``:
+    distinct per data-loader worker, and per epoch when the trainer seeds each epoch. Returns the seed in use."""
+    seed = torch.initial_seed() % 2**32
+    if seed != seeded_with:
+        for offset, pipeline in enumerate(pipelines):
+            pipeline.set_random_seed((seed + offset) % 2**32)
+    return seed
