@@ -51,9 +51,10 @@ class DomainClassifier(nn.Module):
 class TOPLoss(nn.Module):
     """L = L_idc + L_fd^1 + L_fd^2 (Eq. 4), each term switchable for the Table 3 rows 2-5.
 
-    ``identity``: "idc" (Eq. 3: both paths through the one shared classifier), "id" (plain L_id on path 1 only, the
-    Table 3 rows 2-3 baseline of a single pretrained path) or None. ``fake_domain``: Eq. 1-2 on or off.
-    Eq. 3 is written as a log-likelihood to maximise; the loss minimised here is its negative, the cross-entropy.
+    ``identity``: "idc" (Eq. 3: the logits of both paths come from the one shared classifier), "id" (Table 3 rows
+    2-3: each path has its own classifier, the plain identity loss) or None; the formula is the same, the caller
+    decides where the logits come from. ``fake_domain``: Eq. 1-2 on or off. Eq. 3 is written as a log-likelihood to
+    maximise; the loss minimised here is its negative, the cross-entropy.
     """
 
     def __init__(
@@ -77,10 +78,8 @@ class TOPLoss(nn.Module):
     def forward(self, x1, x2, feat1, feat2, logits1, logits2, labels) -> dict[str, torch.Tensor]:
         """``x1, x2``: Block4 maps of the two paths; ``feat1, feat2``: Block7 features; ``logits*``: shared head."""
         terms = {}
-        if self.identity == "idc":
-            terms["loss_idc"] = F.cross_entropy(logits1, labels) + F.cross_entropy(logits2, labels)  # Eq. 3
-        elif self.identity == "id":
-            terms["loss_id"] = F.cross_entropy(logits1, labels)
+        if self.identity is not None:  # Eq. 3
+            terms[f"loss_{self.identity}"] = F.cross_entropy(logits1, labels) + F.cross_entropy(logits2, labels)
         if self.fake_domain:
             terms["loss_fd1"] = self.mid(x1, 0) + self.final(self.grl(feat1), 0)  # Eq. 1, d1 = 0
             terms["loss_fd2"] = self.mid(x2, 1) + self.final(self.grl(feat2), 1)  # Eq. 2, d2 = 1

@@ -87,9 +87,10 @@ def get_default_config() -> CN:
     return cfg
 
 
-def load_config(config_file: str | Path | None = None, opts: list[str] | None = None) -> CN:
-    """Defaults, then the file, then ``KEY VALUE`` pairs; an unknown key names itself and its source."""
-    cfg = get_default_config()
+def load_config(config_file: str | Path | None = None, opts: list[str] | None = None, defaults=None) -> CN:
+    """Defaults (``get_default_config`` unless another factory is given), then the file, then ``KEY VALUE`` pairs;
+    an unknown key names itself and its source."""
+    cfg = (defaults or get_default_config)()
     if config_file:
         path = Path(config_file)
         if not path.is_file():

@@ -12,30 +12,21 @@ are extracted in shards and gathered, and only rank 0 writes checkpoints, logs a
 from __future__ import annotations
 
 import json
-import random
 from contextlib import nullcontext
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
 from toplight_plugin.core import checkpoint
 from toplight_plugin.core.losses import IdentityTripletLoss
+from toplight_plugin.core.seeding import seed_epoch
 
 from . import compat, distributed
 from .protocols import ProtocolOptions, evaluate_dataset
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def seed_epoch(seed: int, epoch: int) -> None:
-    """torch, numpy and random seeded from (seed, epoch): every epoch is reproducible on its own."""
-    value = int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
-    torch.manual_seed(value)
-    np.random.seed(value)
-    random.seed(value)
 
 
 class ProgressLoader:

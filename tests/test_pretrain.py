@@ -1,0 +1,49 @@
+"""Task-oriented pretraining: one epoch on a tiny ImageFolder, the soup it ends with, the Table 3 switches."""
+
+import pytest
+import torch
+
+import toplight_plugin
+from toplight_plugin.cli.pretrain_top import main
+from toplight_plugin.core.pretrain import TOPModel, get_default_config
+from toplight_plugin.core.synthetic import make_imagefolder
+from toplight_plugin.hosts.torchreid.config import load_config
+
+
+def _overrides(root, save_dir, *extra):
+    return [
+        "model.name", "toplight_mobilenetv3_small", "model.pretrained", "False", "data.root", str(root),
+        "data.height", "64", "data.width", "64", "data.workers", "0", "train.batch_size", "8",
+        "train.max_epoch", "1", "data.save_dir", str(save_dir), *extra,
+    ]  # fmt: skip
+
+
+def test_one_epoch_then_soup_loads_into_the_vi_model(tmp_path):
+    root = make_imagefolder(tmp_path / "if", num_classes=4, images_per_class=4, size=(64, 64))
+    soup = main(_overrides(root, tmp_path / "out"))
+    state = torch.load(soup, weights_only=True)["state_dict"]
+    assert not any(k.startswith("backbone.pre.1.") for k in state)
+    last = torch.load(tmp_path / "out" / "last.pth", weights_only=True)
+    assert last["epoch"] == 1 and any(k.startswith("backbone.pre.1.") for k in last["state_dict"])
+    vi = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=5, loss="triplet", pretrained=str(soup),
+                               height=64, width=32)  # fmt: skip
+    torch.testing.assert_close(vi.state_dict()["backbone.stems.1.0.weight"], state["backbone.stems.1.0.weight"])
+
+
+@pytest.mark.parametrize(("identity", "fake_domain", "terms"), [
+    ("idc", True, {"loss", "loss_idc", "loss_fd1", "loss_fd2"}),
+    ("idc", False, {"loss", "loss_idc"}),
+    ("id", False, {"loss", "loss_id"}),
+])  # fmt: skip
+def test_table3_switches(identity, fake_domain, terms):
+    cfg = load_config(None, ["model.name", "toplight_mobilenetv3_small", "model.pretrained", "False",
+                             "data.height", "64", "data.width", "64", "top.identity", identity,
+                             "top.fake_domain", str(fake_domain)], defaults=get_default_config)  # fmt: skip
+    model = TOPModel(cfg, num_classes=3)
+    losses = model(torch.randn(4, 3, 64, 64), torch.randn(4, 3, 64, 64), torch.tensor([0, 1, 2, 0]))
+    assert set(losses) == terms and torch.isfinite(losses["loss"])
+    losses["loss"].backward()
+    shared = model.net.head.classifier.weight.grad
+    assert shared is not None and shared.abs().sum() > 0
+    # L_idc: one classifier for both paths; L_id: path 2 has its own.
+    assert (model.classifier2 is None) == (identity == "idc")

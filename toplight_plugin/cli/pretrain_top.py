@@ -1,0 +1,97 @@
+"""Task-oriented pretraining (step 1) followed by the uniform soup (step 2).
+
+    toplight-pretrain --config-file configs/pretrain/mbv3l.yaml [--resume] [KEY VALUE ...]
+
+Writes ``epoch-N.pth`` / ``last.pth`` (atomic, resumable) and, at the end, ``soup.pth``: the weights a VI config
+loads with ``model.load_weights``. TensorBoard scalars go to the same folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from toplight_plugin.cli.soup import soup_file
+from toplight_plugin.core import checkpoint
+from toplight_plugin.core.pretrain import PairedImageFolder, TOPModel, get_default_config
+from toplight_plugin.core.seeding import seed_epoch
+from toplight_plugin.core.top_augment import TaskOrientedAugment
+from toplight_plugin.hosts.torchreid.config import load_config
+
+AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def pretrain(cfg, resume: bool = False) -> Path:
+    """Run the configured pretraining; returns the path of the soup."""
+    torch.manual_seed(cfg.train.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if cfg.top.amp not in ("off", *AMP):
+        raise ValueError(f"top.amp must be off, bf16 or fp16, got {cfg.top.amp!r}")
+    amp = AMP.get(cfg.top.amp) if device.type == "cuda" else None
+    save_dir = Path(cfg.data.save_dir)
+    save_dir.mkdir(parents=True, exist_ok=True)
+    (save_dir / "config.yaml").write_text(cfg.dump())
+    augment = TaskOrientedAugment(cfg.data.height, cfg.data.width, task_oriented=cfg.top.task_augs)
+    dataset = PairedImageFolder(cfg.data.root, augment)
+    model = TOPModel(cfg, len(dataset.classes)).to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=cfg.train.lr, momentum=cfg.train.momentum,
+                                weight_decay=cfg.train.weight_decay)  # fmt: skip
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.train.max_epoch)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp is torch.float16)
+    start = 0
+    if resume and (save_dir / checkpoint.LAST).exists():
+        state = checkpoint.load(save_dir / checkpoint.LAST)
+        model.load_state_dict(state["top"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        start = int(state["epoch"])
+        print(f"resumed from {save_dir / checkpoint.LAST} at epoch {start}")
+    writer = SummaryWriter(log_dir=str(save_dir))
+    for epoch in range(start, cfg.train.max_epoch):
+        seed_epoch(cfg.train.seed, epoch)
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=cfg.train.batch_size, shuffle=True, drop_last=True, num_workers=cfg.data.workers,
+            generator=torch.Generator().manual_seed(torch.initial_seed()),
+        )  # fmt: skip
+        model.train()
+        for step, (v1, v2, labels) in enumerate(tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.max_epoch}")):
+            v1, v2, labels = v1.to(device), v2.to(device), labels.to(device)
+            with torch.autocast("cuda", dtype=amp) if amp is not None else nullcontext():
+                losses = model(v1, v2, labels)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(losses["loss"]).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            for name, value in losses.items():
+                writer.add_scalar(f"Pretrain/{name}", value.item(), epoch * len(loader) + step)
+        writer.add_scalar("Pretrain/lr", optimizer.param_groups[0]["lr"], epoch)
+        scheduler.step()
+        state = {"state_dict": model.net.state_dict(), "top": model.state_dict(), "epoch": epoch + 1,
+                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                 "scaler": scaler.state_dict()}  # fmt: skip
+        checkpoint.atomic_save(state, save_dir / f"epoch-{epoch + 1}.pth")
+        checkpoint.atomic_save(state, save_dir / checkpoint.LAST)
+    writer.close()
+    soup = soup_file(save_dir / checkpoint.LAST, save_dir / "soup.pth")
+    print(f"soup written to {soup}")
+    return soup
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-file", default="", help="yacs file; defaults are Table 2a's recipe")
+    parser.add_argument("--resume", action="store_true", help="continue from <save_dir>/last.pth")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides, e.g. train.max_epoch 10")
+    args = parser.parse_args(argv)
+    return pretrain(load_config(args.config_file, args.opts, defaults=get_default_config), args.resume)
+
+
+if __name__ == "__main__":
+    main()
