@@ -51,3 +51,15 @@ def test_generic_only_mode_keeps_colour():
     assert {type(t).__name__ for t in augment.paths[0].transforms} == {
         "Resize", "RandomResizedCrop", "HorizontalFlip", "ElasticTransform"
     }  # fmt: skip
+
+
+def test_show_augs_writes_the_grid(tmp_path):
+    from PIL import Image
+
+    from toplight_plugin.cli.show_augs import main
+    from toplight_plugin.core.synthetic import make_imagefolder
+
+    root = make_imagefolder(tmp_path / "if", num_classes=2, images_per_class=2, size=(64, 64))
+    output = main(["--folder", str(root), "--count", "3", "--size", "64", "--output", str(tmp_path / "augs.png")])
+    with Image.open(output) as picture:
+        assert picture.format == "PNG" and picture.size == (600, 600)  # 3 rows x 3 columns at 2 inches, 100 dpi
