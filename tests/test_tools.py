@@ -34,8 +34,9 @@ def test_markdown_table_and_section_replacement(tmp_path):
 
 def test_demo_trains_and_tests_on_synthetic_data(tmp_path, capsys):
     args = ["--data", str(tmp_path / "data"), "--output", str(tmp_path / "out"), "--ids", "8", "2", "4"]
-    results = demo.main([*args, "--epochs", "1", "--workers", "0", "--no-flops"])
+    results = demo.main([*args, "--epochs", "1", "--pretrain-epochs", "1", "--workers", "0", "--no-flops"])
     assert set(results) == {"sysu_all", "sysu_indoor"} and len(results["sysu_all"]["trials"]) == 10
     assert (tmp_path / "data" / "SYSU-MM01" / "exp" / "test_id.txt").is_file()
     assert (tmp_path / "out" / "last.pth").is_file() and (tmp_path / "out" / "results.json").is_file()
+    assert (tmp_path / "out" / "pretrain" / "soup.pth").is_file()
     assert "sysu_all: rank-1" in capsys.readouterr().out

@@ -1,0 +1,92 @@
+"""Fig. 4 of the paper as a picture: t-SNE of the features of a few SYSU-MM01 test identities, visible (dots) and
+infrared (crosses), one colour per identity. Works with a pretraining checkpoint (two pre-embedding groups: each
+modality through its own path) and with a soup or VI checkpoint.
+
+    toplight-tsne --model toplight_mobilenetv3_large --weights output/sysu/mbv3l_top_fdr/last.pth \\
+                  --sysu data/SYSU-MM01 --ids 8 --output tsne.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import toplight_plugin  # noqa: E402
+from toplight_plugin.core.data import sysu_mm01  # noqa: E402
+from toplight_plugin.core.data.images import read_image  # noqa: E402
+from toplight_plugin.core.transforms import test_transform  # noqa: E402
+from toplight_plugin.core.tsne import tsne  # noqa: E402
+from toplight_plugin.core.weights import load_state_dict_file  # noqa: E402
+
+
+def load_model(name: str, weights: str, height: int, width: int) -> torch.nn.Module:
+    """The network a checkpoint describes: two groups and no FDR for pretraining, FDR when the file has one."""
+    state = load_state_dict_file(weights)
+    two_groups = any(k.startswith("backbone.pre.1.") for k in state)
+    has_fdr = any(k.startswith("backbone.neck.") for k in state)
+    options = {"fdr": None} if not has_fdr else {}
+    return toplight_plugin.build(name, num_classes=1, pretrained=weights, pre_groups=2 if two_groups else 1,
+                                 height=height, width=width, **options).eval()  # fmt: skip
+
+
+def sysu_records(root: str | Path, ids: int, per_modality: int):
+    """Up to ``per_modality`` visible and infrared images of each of the first ``ids`` test identities."""
+    chosen = sorted({r.pid for r in sysu_mm01.query_records(root)})[:ids]
+    picked = []
+    for records in (sysu_mm01.gallery_candidates(root), sysu_mm01.query_records(root)):
+        for pid in chosen:
+            picked += [r for r in records if r.pid == pid][:per_modality]
+    return picked
+
+
+@torch.no_grad()
+def plot_tsne(model, records, output: Path, height: int, width: int, title: str = "") -> Path:
+    transform = test_transform(height, width)
+    feats = []
+    for r in records:
+        image = transform(image=np.asarray(read_image(r.path)))["image"][None]
+        feats.append(F.normalize(model(image, r.modality), dim=1))
+    points = tsne(torch.cat(feats).numpy(), perplexity=min(30.0, len(records) / 4))
+    pids = sorted({r.pid for r in records})
+    colours = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(pids), 2)))
+    figure, ax = plt.subplots(figsize=(5, 5))
+    for (x, y), r in zip(points, records, strict=True):
+        ax.scatter(x, y, color=colours[pids.index(r.pid)], marker="x" if r.modality else "o", s=22)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title or "t-SNE: o visible, x infrared; colour = identity", fontsize=9)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(output, dpi=100)
+    plt.close(figure)
+    return output
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="a name in toplight_plugin.MODELS")
+    parser.add_argument("--weights", required=True, help="pretraining, soup or VI checkpoint")
+    parser.add_argument("--sysu", required=True, help="SYSU-MM01 root (its test identities are plotted)")
+    parser.add_argument("--ids", type=int, default=8)
+    parser.add_argument("--per-modality", type=int, default=10, help="images per identity and modality")
+    parser.add_argument("--height", type=int, default=288)
+    parser.add_argument("--width", type=int, default=144)
+    parser.add_argument("--output", type=Path, default=Path("output/tsne.png"))
+    args = parser.parse_args(argv)
+    model = load_model(args.model, args.weights, args.height, args.width)
+    records = sysu_records(args.sysu, args.ids, args.per_modality)
+    output = plot_tsne(model, records, args.output, args.height, args.width, title=Path(args.weights).name)
+    print(f"written to {output}")
+    return output
+
+
+if __name__ == "__main__":
+    main()
