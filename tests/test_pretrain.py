@@ -1,5 +1,7 @@
 """Task-oriented pretraining: one epoch on a tiny ImageFolder, the soup it ends with, the Table 3 switches."""
 
+import shutil
+
 import pytest
 import torch
 
@@ -47,3 +49,15 @@ def test_table3_switches(identity, fake_domain, terms):
     assert shared is not None and shared.abs().sum() > 0
     # L_idc: one classifier for both paths; L_id: path 2 has its own.
     assert (model.classifier2 is None) == (identity == "idc")
+
+
+def test_resume_continues_exactly(tmp_path):
+    root = make_imagefolder(tmp_path / "if", num_classes=4, images_per_class=4, size=(64, 64))
+    main(_overrides(root, tmp_path / "whole", "train.max_epoch", "2"))
+    # A run stopped after epoch 1 left exactly the epoch-1 checkpoint as its last.pth.
+    (tmp_path / "split").mkdir()
+    shutil.copy(tmp_path / "whole" / "epoch-1.pth", tmp_path / "split" / "last.pth")
+    main(["--resume", *_overrides(root, tmp_path / "split", "train.max_epoch", "2")])
+    a = torch.load(tmp_path / "whole" / "last.pth", weights_only=True)["top"]
+    b = torch.load(tmp_path / "split" / "last.pth", weights_only=True)["top"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
