@@ -114,3 +114,13 @@ def test_bad_keys_name_their_source(tmp_path):
         load_config(None, ["train.max_epoch", "many"])
     with pytest.raises(ValueError, match="KEY VALUE pairs"):
         load_config(None, ["train.max_epoch"])
+
+
+def test_regdb_run_reports_both_directions(regdb_root, tmp_path):
+    args = tiny(regdb_root.parent, tmp_path, "train.max_epoch", "1", "data.sources", "['regdb']",
+                "data.targets", "['regdb']", "data.split_id", "2")  # fmt: skip
+    engine = train_tool.main(args)
+    assert set(engine.last_results) == {"regdb_v2i", "regdb_i2v"}
+    for summary in engine.last_results.values():
+        assert len(summary["trials"]) == 1 and 0 <= summary["mINP"] <= 100
+    assert engine.datamanager.train_loader.dataset.trial == 3  # split_id 2 -> RegDB trial 3
