@@ -2,7 +2,7 @@
 
 The releases come as per-subject image folders; the protocols used by face NIR-VIS papers fix which subjects train
 and which test, and which VIS images form the gallery. Split files under ``<root>/protocols/`` (or given
-explicitly) override the deterministic defaults described in docs/data.md.
+explicitly) override the deterministic defaults described in docs/datasets.md.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 TREE = """  <root>/
     VIS/<subject>/<image>.jpg|png|bmp    visible images, one folder per subject (e.g. VIS/P001/001.jpg)
     NIR/<subject>/<image>.jpg|png|bmp    near-infrared images, same subject names
-    protocols/train_subjects.txt         optional: one subject per line (default: see docs/data.md)
+    protocols/train_subjects.txt         optional: one subject per line (default: docs/datasets.md)
     protocols/test_subjects.txt          optional
     protocols/gallery.txt                optional: VIS images of the gallery, 'VIS/<subject>/<image>' per line"""
 

@@ -133,14 +133,14 @@ class _FaceDataset(_CrossModalityDataset):
 
 
 class OuluNIRVIS(_FaceDataset):
-    """Oulu-CASIA NIR-VIS: 20 train / 20 test subjects, all VIS in the gallery, NIR probes (docs/data.md)."""
+    """Oulu-CASIA NIR-VIS: 20 train / 20 test subjects, all VIS in the gallery, NIR probes (docs/datasets.md)."""
 
     folders = ("Oulu-CASIA-NIR-VIS", "oulu_nirvis")
     face_protocol = faces.OULU
 
 
 class BUAAVisNir(_FaceDataset):
-    """BUAA-VisNir: 50 train / 100 test subjects, one VIS per subject in the gallery, NIR probes (docs/data.md)."""
+    """BUAA-VisNir: 50 train / 100 test subjects, one VIS per subject in the gallery, NIR probes (docs/datasets.md)."""
 
     folders = ("BUAA-VisNir", "buaa_visnir")
     face_protocol = faces.BUAA
