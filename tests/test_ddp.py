@@ -33,3 +33,22 @@ def test_two_process_gloo_run_matches_single_process_evaluation(sysu_root, tmp_p
     for protocol, summary in single.items():
         for key in ("rank1", "rank10", "mAP", "mINP"):
             assert gathered[protocol][key] == pytest.approx(summary[key], abs=1e-6)
+
+
+def test_two_process_gloo_pretraining_writes_one_soup(tmp_path):
+    from toplight_plugin.core.synthetic import make_imagefolder
+
+    root = make_imagefolder(tmp_path / "if", num_classes=4, images_per_class=8, size=(64, 64))
+    save = tmp_path / "pre"
+    args = ["model.name", "toplight_mobilenetv3_small", "model.pretrained", "False", "data.root", str(root),
+            "data.height", "64", "data.width", "64", "data.workers", "0", "train.batch_size", "4",
+            "train.max_epoch", "1", "data.save_dir", str(save)]  # fmt: skip
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "toplight_plugin.cli.pretrain_top", *args]  # fmt: skip
+    done = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("soup written") == 1
+    state = torch.load(save / "soup.pth", weights_only=True)["state_dict"]
+    assert not any(k.startswith(("module.", "backbone.pre.1.")) for k in state)
+    assert len(list(save.glob("events.out.tfevents*"))) == 1

@@ -3,7 +3,8 @@
     toplight-pretrain --config-file configs/pretrain/mbv3l.yaml [--resume] [KEY VALUE ...]
 
 Writes ``epoch-N.pth`` / ``last.pth`` (atomic, resumable) and, at the end, ``soup.pth``: the weights a VI config
-loads with ``model.load_weights``. TensorBoard scalars go to the same folder.
+loads with ``model.load_weights``. TensorBoard scalars go to the same folder. Several GPUs (or CPU processes, gloo):
+``torchrun --nproc_per_node N -m toplight_plugin.cli.pretrain_top ...``; ``train.batch_size`` is per process.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from toplight_plugin.core import checkpoint
 from toplight_plugin.core.pretrain import PairedImageFolder, TOPModel, get_default_config
 from toplight_plugin.core.seeding import seed_epoch
 from toplight_plugin.core.top_augment import TaskOrientedAugment
+from toplight_plugin.hosts.torchreid import distributed
 from toplight_plugin.hosts.torchreid.config import load_config
 
 AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -28,18 +30,26 @@ AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 def pretrain(cfg, resume: bool = False) -> Path:
     """Run the configured pretraining; returns the path of the soup."""
+    distributed.init_from_env()
     torch.manual_seed(cfg.train.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+    main_rank = distributed.is_main()
     if cfg.top.amp not in ("off", *AMP):
         raise ValueError(f"top.amp must be off, bf16 or fp16, got {cfg.top.amp!r}")
     amp = AMP.get(cfg.top.amp) if device.type == "cuda" else None
     save_dir = Path(cfg.data.save_dir)
-    save_dir.mkdir(parents=True, exist_ok=True)
-    (save_dir / "config.yaml").write_text(cfg.dump())
+    if main_rank:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        (save_dir / "config.yaml").write_text(cfg.dump())
     augment = TaskOrientedAugment(cfg.data.height, cfg.data.width, task_oriented=cfg.top.task_augs)
     dataset = PairedImageFolder(cfg.data.root, augment)
-    model = TOPModel(cfg, len(dataset.classes)).to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
+    top = TOPModel(cfg, len(dataset.classes)).to(device)  # unwrapped: what checkpoints hold
+    model = top
+    if distributed.active():
+        ids = [device.index] if device.type == "cuda" else None
+        model = torch.nn.parallel.DistributedDataParallel(top, device_ids=ids,
+                                                          find_unused_parameters=not cfg.top.fake_domain)  # fmt: skip
+    params = [p for p in top.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=cfg.train.lr, momentum=cfg.train.momentum,
                                 weight_decay=cfg.train.weight_decay)  # fmt: skip
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.train.max_epoch)
@@ -47,21 +57,26 @@ def pretrain(cfg, resume: bool = False) -> Path:
     start = 0
     if resume and (save_dir / checkpoint.LAST).exists():
         state = checkpoint.load(save_dir / checkpoint.LAST)
-        model.load_state_dict(state["top"])
+        top.load_state_dict(state["top"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         start = int(state["epoch"])
         print(f"resumed from {save_dir / checkpoint.LAST} at epoch {start}")
-    writer = SummaryWriter(log_dir=str(save_dir))
+    writer = SummaryWriter(log_dir=str(save_dir)) if main_rank else distributed.NullWriter()
     for epoch in range(start, cfg.train.max_epoch):
         seed_epoch(cfg.train.seed, epoch)
+        sampler = None
+        if distributed.active():  # each rank its disjoint share of the epoch's permutation
+            sampler = torch.utils.data.DistributedSampler(dataset, seed=cfg.train.seed, drop_last=True)
+            sampler.set_epoch(epoch)
         loader = torch.utils.data.DataLoader(
-            dataset, batch_size=cfg.train.batch_size, shuffle=True, drop_last=True, num_workers=cfg.data.workers,
-            generator=torch.Generator().manual_seed(torch.initial_seed()),
+            dataset, batch_size=cfg.train.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
+            num_workers=cfg.data.workers, generator=torch.Generator().manual_seed(torch.initial_seed()),
         )  # fmt: skip
         model.train()
-        for step, (v1, v2, labels) in enumerate(tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.max_epoch}")):
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.max_epoch}", disable=not main_rank)
+        for step, (v1, v2, labels) in enumerate(bar):
             v1, v2, labels = v1.to(device), v2.to(device), labels.to(device)
             with torch.autocast("cuda", dtype=amp) if amp is not None else nullcontext():
                 losses = model(v1, v2, labels)
@@ -73,14 +88,18 @@ def pretrain(cfg, resume: bool = False) -> Path:
                 writer.add_scalar(f"Pretrain/{name}", value.item(), epoch * len(loader) + step)
         writer.add_scalar("Pretrain/lr", optimizer.param_groups[0]["lr"], epoch)
         scheduler.step()
-        state = {"state_dict": model.net.state_dict(), "top": model.state_dict(), "epoch": epoch + 1,
+        if not main_rank:
+            continue
+        state = {"state_dict": top.net.state_dict(), "top": top.state_dict(), "epoch": epoch + 1,
                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "scaler": scaler.state_dict()}  # fmt: skip
         checkpoint.atomic_save(state, save_dir / f"epoch-{epoch + 1}.pth")
         checkpoint.atomic_save(state, save_dir / checkpoint.LAST)
     writer.close()
-    soup = soup_file(save_dir / checkpoint.LAST, save_dir / "soup.pth")
-    print(f"soup written to {soup}")
+    soup = save_dir / "soup.pth"
+    if main_rank:
+        soup_file(save_dir / checkpoint.LAST, soup)
+        print(f"soup written to {soup}")
     return soup
 
 
@@ -90,7 +109,10 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--resume", action="store_true", help="continue from <save_dir>/last.pth")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides, e.g. train.max_epoch 10")
     args = parser.parse_args(argv)
-    return pretrain(load_config(args.config_file, args.opts, defaults=get_default_config), args.resume)
+    try:
+        return pretrain(load_config(args.config_file, args.opts, defaults=get_default_config), args.resume)
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":
