@@ -6,7 +6,6 @@ They hold tensors and plain Python types only, so ``torch.load(..., weights_only
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
 
@@ -37,8 +36,3 @@ def load(path: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def epoch_of(path: Path) -> int:
-    match = re.search(r"epoch-(\d+)\.pth$", path.name)
-    return int(match.group(1)) if match else -1

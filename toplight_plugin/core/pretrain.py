@@ -56,8 +56,8 @@ class PairedImageFolder(torch.utils.data.Dataset):
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"ImageFolder root {root} does not exist (expected <root>/<class>/<image>)")
-        self.samples = ImageFolder(str(root)).samples  # raises naming the folder when no class has an image
-        self.classes = sorted({label for _, label in self.samples})
+        folder = ImageFolder(str(root))  # raises naming the folder when no class has an image
+        self.samples, self.classes = folder.samples, folder.classes
         self.augment = augment
 
     def __len__(self):

@@ -147,9 +147,10 @@ class ModalityAugment:
         return cls(train_transform(CAJ_VISIBLE, height, width), train_transform(CAJ_INFRARED, height, width))
 
     @classmethod
-    def plain(cls, height: int = 288, width: int = 144) -> ModalityAugment:
-        test = test_transform(height, width)
-        return cls(test, test)
+    def basic(cls, height: int = 288, width: int = 144) -> ModalityAugment:
+        """Resize, pad-crop, flip and random erasing on both modalities, no channel augmentation."""
+        basic = train_transform(AugmentOptions(), height, width)
+        return cls(basic, basic)
 
     def __call__(self, image: np.ndarray, modality: int):
         self._seeded_with = reseed(self.pipelines.values(), self._seeded_with)

@@ -73,11 +73,12 @@ def read_label_file(path: Path) -> list[tuple[str, int]]:
 
 def read_name_list(path: Path) -> list[str]:
     """One name per line (subject lists of the face protocols); blank lines and ``#`` comments ignored."""
-    names = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
-    names = [name for name in names if name]
+    names = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
-        if len(line.split("#")[0].split()) > 1:
+        fields = line.split("#")[0].split()
+        if len(fields) > 1:
             raise ValueError(f"{path}:{number}: expected one name per line, found {line!r}")
+        names += fields
     if not names:
         raise ValueError(f"{path}: the list is empty")
     return names

@@ -134,9 +134,10 @@ def _official_gallery(root: Path, mat: Path, ids: list[int], cams: tuple, trial:
     return records
 
 
-def gallery_candidates(root: str | Path, mode: str = "all") -> list[Record]:
-    """Every image any trial of ``mode`` can pick: all gallery-camera images of the test ids (features once)."""
+def gallery_candidates(root: str | Path) -> list[Record]:
+    """Every image any trial of either search mode can pick: all gallery-camera images of the test ids."""
     root = check_layout(root)
-    cams = GALLERY_CAMS[mode]
     ids = sorted(_ids(root, "test"))
-    return [_record(root, cam, pid, name) for pid in ids for cam in cams for name in _files(root, cam, pid)]
+    return [
+        _record(root, cam, pid, name) for pid in ids for cam in GALLERY_CAMS["all"] for name in _files(root, cam, pid)
+    ]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from toplight_plugin.core.evaluation.counted_rows import counted_rows, torch_gallery
-from toplight_plugin.core.evaluation.rows import GalleryIndex, RowMetrics
+from toplight_plugin.core.evaluation.rows import GalleryIndex
 from toplight_plugin.core.evaluation.sorted_rows import sorted_rows
 
 # Upper bound on (queries in a block) x (gallery size): the work arrays of one block stay near 100 MB.
@@ -117,4 +117,4 @@ def _evaluate(distmat, q_pids, g_pids, q_filtered, g_removable, max_rank: int, d
     return {"cmc": cmc, "mAP": float(ap.mean()), "mINP": float(inp.mean())}
 
 
-__all__ = ["RowMetrics", "evaluate_regdb", "evaluate_sysu"]
+__all__ = ["evaluate_regdb", "evaluate_sysu"]

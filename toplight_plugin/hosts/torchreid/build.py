@@ -7,7 +7,7 @@ import torch
 from toplight_plugin.core.losses import IdentityTripletLoss
 from toplight_plugin.core.registry import build
 from toplight_plugin.core.schedule import build_scheduler
-from toplight_plugin.core.transforms import AugmentOptions, ModalityAugment, train_transform
+from toplight_plugin.core.transforms import ModalityAugment
 
 from . import compat
 from .datasets import dataset_options
@@ -26,8 +26,7 @@ def build_augment(cfg):
     if cfg.toplight.augment == "caj":
         return ModalityAugment.caj(height, width)
     if cfg.toplight.augment == "basic":
-        basic = train_transform(AugmentOptions(), height, width)
-        return ModalityAugment(basic, basic)
+        return ModalityAugment.basic(height, width)
     return None
 
 

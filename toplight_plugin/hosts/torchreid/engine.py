@@ -166,7 +166,13 @@ class VIEngine(compat.torchreid().engine.Engine):
         distributed.sync_buffers(self.net)  # the statistics rank 0 saves are the ones every shard uses
         transform = self.datamanager.transform_te
         results = evaluate_dataset(
-            query_loader.dataset, query_loader, gallery_loader, self.extract, transform, self.protocol
+            query_loader.dataset,
+            query_loader,
+            gallery_loader,
+            self.extract,
+            transform,
+            self.protocol,
+            batch_size=query_loader.batch_size,
         )
         self.last_results = {**getattr(self, "last_results", {}), **results}
         if not distributed.is_main():

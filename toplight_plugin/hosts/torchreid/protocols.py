@@ -64,12 +64,13 @@ def evaluate_dataset(
     protocol = getattr(dataset, "protocol", "")
     q_feat, q_pids, q_camids = extract(query_loader)
     if protocol == "sysu":
+        # The all-search candidates include the indoor ones: one extraction serves every mode and trial.
+        candidates = sysu_mm01.gallery_candidates(dataset.dataset_root)
+        loader = torch.utils.data.DataLoader(RecordImages(candidates, transform), batch_size=batch_size)
+        g_feat, g_pids, g_camids = extract(loader)
+        index = {r.path: i for i, r in enumerate(candidates)}
         out = {}
         for mode in options.sysu_modes:
-            candidates = sysu_mm01.gallery_candidates(dataset.dataset_root, mode)
-            loader = torch.utils.data.DataLoader(RecordImages(candidates, transform), batch_size=batch_size)
-            g_feat, g_pids, g_camids = extract(loader)
-            index = {r.path: i for i, r in enumerate(candidates)}
             results = []
             for trial in range(options.trials):
                 paths = sysu_mm01.sample_gallery(
