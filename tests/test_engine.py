@@ -93,7 +93,7 @@ def test_every_config_loads_and_names_registered_things(config):
 
 def test_config_count_covers_the_paper_tables():
     names = {str(p.relative_to(p.parents[1])) for p in CONFIGS if p.parent.name in ("sysu", "regdb")}
-    assert len(names) == 24  # Table 4: six backbones x (baseline, +TOP & FDR) x two datasets
+    assert len(names) == 28  # Table 4: six backbones x (baseline, +TOP & FDR), AGW and AGW + CA; two datasets
     assert len([p for p in CONFIGS if p.parent.name == "table3"]) == 18
     assert len([p for p in CONFIGS if p.parent.name == "faces"]) == 8
 

@@ -77,30 +77,20 @@ def _create(spec: BackboneSpec, from_hub: bool) -> nn.Module:
     return timm.create_model(spec.arch, pretrained=from_hub)
 
 
-def _set_last_stride(block6: nn.Module, last_stride: int) -> None:
-    """Give Block6's downsampling unit stride ``last_stride`` (1 keeps a 2x larger final map)."""
+def set_last_stride(block: nn.Module, last_stride: int) -> None:
+    """Give the block's downsampling unit stride ``last_stride`` (1 keeps a 2x larger final map)."""
     if last_stride not in (1, 2):
         raise ValueError(f"last_stride must be 1 or 2, got {last_stride!r}")
-    strided = [m for m in block6.modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d)) and m.stride == (2, 2)]
+    strided = [m for m in block.modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d)) and m.stride == (2, 2)]
     if not strided:
-        raise RuntimeError("Block6 has no stride-2 layer to change")
+        raise RuntimeError("the block has no stride-2 layer to change")
     for m in strided:
         m.stride = (last_stride, last_stride)
 
 
-def build_blocks(
-    name: str, pretrained: bool | Mapping[str, torch.Tensor] = False, last_stride: int = 2, source: str = "weights"
-) -> list[nn.Module]:
-    """Return [Block1, ..., Block7] of backbone ``name``.
-
-    ``pretrained``: False (random init), True (ImageNet weights through torchvision's or
-    timm's own download mechanism) or a state_dict of the library model (read from a local
-    file by the caller; ``source`` names it in errors). Weights are loaded before the model
-    is cut, so key names are the library's own.
-    """
-    if name not in BACKBONES:
-        raise KeyError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
-    spec = BACKBONES[name]
+def library_model(spec: BackboneSpec, pretrained: bool | Mapping[str, torch.Tensor], source: str) -> nn.Module:
+    """The library's model of ``spec``: random (False), ImageNet through the library's own download (True), or
+    loaded from a state_dict of that model (read from a local file by the caller; ``source`` names it in errors)."""
     from_hub = pretrained is True
     if from_hub and not spec.has_imagenet_weights:
         raise ValueError(
@@ -116,6 +106,18 @@ def build_blocks(
         ) from err
     if isinstance(pretrained, Mapping):
         load_into(model, dict(pretrained), source)
-    blocks = spec.cut(model)
-    _set_last_stride(blocks[5], last_stride)
+    return model
+
+
+def build_blocks(
+    name: str, pretrained: bool | Mapping[str, torch.Tensor] = False, last_stride: int = 2, source: str = "weights"
+) -> list[nn.Module]:
+    """Return [Block1, ..., Block7] of backbone ``name``; ``pretrained`` as in library_model.
+
+    Weights are loaded before the model is cut, so key names are the library's own.
+    """
+    if name not in BACKBONES:
+        raise KeyError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
+    blocks = BACKBONES[name].cut(library_model(BACKBONES[name], pretrained, source))
+    set_last_stride(blocks[5], last_stride)
     return blocks

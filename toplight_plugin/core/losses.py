@@ -1,4 +1,5 @@
-"""Training losses of the visible-infrared stage (§3.4): L = L_id + γ · L_tri."""
+"""Training losses of the visible-infrared stage: L = L_id + γ · L_tri (Eq. 12), with the paper's batch-hard
+triplet or AGW's weighted regularised triplet (the agw_resnet50 baseline)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,34 @@ def batch_hard_triplet(features: torch.Tensor, pids: torch.Tensor, margin: float
     return F.relu(hardest_positive - hardest_negative + margin).mean()
 
 
-class IdentityTripletLoss(nn.Module):
-    """``L = CE(logits, pids) + gamma * L_tri(features, pids)``; label smoothing optional (off, as in the paper)."""
+def weighted_regularized_triplet(features: torch.Tensor, pids: torch.Tensor) -> torch.Tensor:
+    """WRT loss of AGW (Ye et al. 2021): per anchor, the softmax(d)-weighted mean distance to its positives and
+    the softmax(-d)-weighted mean distance to its negatives, in the soft margin log(1 + exp(d_p - d_n)), so
+    there is no margin to tune. As in AGW's code, the anchor counts among its own positives."""
+    dist = torch.cdist(features, features).clamp(min=1e-12)
+    same = pids[:, None] == pids[None, :]
+    weighted_positive = (dist * torch.softmax(dist.masked_fill(~same, float("-inf")), dim=1)).sum(dim=1)
+    weighted_negative = (dist * torch.softmax((-dist).masked_fill(same, float("-inf")), dim=1)).sum(dim=1)
+    return F.softplus(weighted_positive - weighted_negative).mean()
 
-    def __init__(self, gamma: float = 0.5, margin: float = 0.3, label_smooth: float = 0.0):
+
+TRIPLETS = ("batch_hard", "wrt")
+
+
+class IdentityTripletLoss(nn.Module):
+    """``L = CE(logits, pids) + gamma * L_tri(features, pids)``; label smoothing optional (off, as in the paper).
+    ``triplet``: "batch_hard" (the paper's, with ``margin``) or "wrt" (AGW's, margin-free)."""
+
+    def __init__(self, gamma: float = 0.5, margin: float = 0.3, label_smooth: float = 0.0, triplet: str = "batch_hard"):
         super().__init__()
-        self.gamma, self.margin, self.label_smooth = gamma, margin, label_smooth
+        if triplet not in TRIPLETS:
+            raise ValueError(f"unknown triplet loss {triplet!r}; expected one of {TRIPLETS}")
+        self.gamma, self.margin, self.label_smooth, self.triplet = gamma, margin, label_smooth, triplet
 
     def forward(self, logits: torch.Tensor, features: torch.Tensor, pids: torch.Tensor) -> dict[str, torch.Tensor]:
         loss_id = F.cross_entropy(logits.float(), pids, label_smoothing=self.label_smooth)
-        loss_tri = batch_hard_triplet(features.float(), pids, self.margin)
+        if self.triplet == "wrt":
+            loss_tri = weighted_regularized_triplet(features.float(), pids)
+        else:
+            loss_tri = batch_hard_triplet(features.float(), pids, self.margin)
         return {"loss": loss_id + self.gamma * loss_tri, "loss_id": loss_id, "loss_tri": loss_tri}

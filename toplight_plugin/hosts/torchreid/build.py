@@ -63,7 +63,7 @@ def build_model(cfg, num_classes: int, weights: str = ""):
     """The configured model; ``weights`` (or ``model.load_weights``) is a local file, else ImageNet if pretrained."""
     name = cfg.model.name
     options = dict(height=cfg.data.height, width=cfg.data.width)
-    if cfg.toplight.fdr or name != "lightcnn29":
+    if cfg.toplight.fdr or name.startswith("toplight_"):
         options.update(
             fdr=cfg.toplight.fdr or None,
             fdr_sigma=cfg.toplight.fdr_sigma,
@@ -78,19 +78,39 @@ def build_model(cfg, num_classes: int, weights: str = ""):
     return build(name, num_classes, loss="triplet", pretrained=pretrained, **options)
 
 
+def build_optimizer(cfg, model) -> torch.optim.Optimizer:
+    """AdamW (the paper) or SGD (AGW's recipe), with torchreid's staged learning rate: the modules named in
+    ``train.new_layers`` get ``train.lr``, the rest ``train.lr * train.base_lr_mult``. Frozen parameters (the
+    BNNeck shift) stay out of the optimizer: torchreid's loop re-enables every gradient."""
+    if cfg.train.optim not in ("adamw", "sgd"):
+        raise ValueError(f"train.optim: expected 'adamw' (the paper) or 'sgd' (AGW), got {cfg.train.optim!r}")
+    groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": cfg.train.lr}]
+    if cfg.train.staged_lr:
+        missing = [n for n in cfg.train.new_layers if not isinstance(getattr(model, n, None), torch.nn.Module)]
+        if missing:
+            raise ValueError(f"train.new_layers: the model has no module(s) {missing}")
+        new = {id(p) for n in cfg.train.new_layers for p in getattr(model, n).parameters()}
+        base = [p for p in groups[0]["params"] if id(p) not in new]
+        groups = [
+            {"params": base, "lr": cfg.train.lr * cfg.train.base_lr_mult},
+            {"params": [p for p in groups[0]["params"] if id(p) in new], "lr": cfg.train.lr},
+        ]
+    if cfg.train.optim == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.train.lr, momentum=cfg.sgd.momentum, nesterov=cfg.sgd.nesterov,
+                               weight_decay=cfg.train.weight_decay)  # fmt: skip
+    return torch.optim.AdamW(groups, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+
+
 def build_engine(cfg, datamanager, model, use_gpu: bool) -> VIEngine:
-    if cfg.train.optim != "adamw":
-        raise ValueError(f"train.optim: only 'adamw' (the paper's optimizer) is supported, got {cfg.train.optim!r}")
     if cfg.train.lr_scheduler != "warmup_multi_step":
         raise ValueError(f"train.lr_scheduler: only 'warmup_multi_step' is supported, got {cfg.train.lr_scheduler!r}")
-    # Frozen parameters (the BNNeck shift) stay out of the optimizer: torchreid's loop re-enables every gradient.
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    optimizer = build_optimizer(cfg, model)
     scheduler = build_scheduler(optimizer, cfg.toplight.warmup_epochs, cfg.train.stepsize, cfg.train.gamma)
     criterion = IdentityTripletLoss(
         gamma=cfg.loss.triplet.weight_t,
         margin=cfg.loss.triplet.margin,
         label_smooth=0.1 if cfg.loss.softmax.label_smooth else 0.0,
+        triplet=cfg.toplight.triplet,
     )
     protocol = ProtocolOptions(
         tuple(cfg.toplight.sysu_mode), cfg.toplight.trials, cfg.toplight.shots, cfg.toplight.rand_perm

@@ -41,9 +41,12 @@ def get_default_config() -> CN:
     cfg.sampler.num_instances = 6  # K images per modality and identity
 
     cfg.train = CN()
-    cfg.train.optim = "adamw"
+    cfg.train.optim = "adamw"  # adamw (the paper) | sgd (AGW)
     cfg.train.lr = 1e-3
     cfg.train.weight_decay = 1e-2
+    cfg.train.staged_lr = False  # True: modules in new_layers get lr, the rest lr * base_lr_mult
+    cfg.train.new_layers = ["head"]
+    cfg.train.base_lr_mult = 0.1
     cfg.train.max_epoch = 70
     cfg.train.batch_size = 72  # P = 6 identities x (6 visible + 6 infrared)
     cfg.train.lr_scheduler = "warmup_multi_step"
@@ -51,6 +54,10 @@ def get_default_config() -> CN:
     cfg.train.gamma = 0.1
     cfg.train.print_freq = 20
     cfg.train.seed = 1
+
+    cfg.sgd = CN()
+    cfg.sgd.momentum = 0.9
+    cfg.sgd.nesterov = False
 
     cfg.loss = CN()
     cfg.loss.name = "triplet"
@@ -75,6 +82,7 @@ def get_default_config() -> CN:
     cfg.toplight.fdr_attention = "sa"
     cfg.toplight.fdr_upsample = True  # False: Table 5(a) "w/o u."
     cfg.toplight.fdr_groups = 1
+    cfg.toplight.triplet = "batch_hard"  # batch_hard (the paper) | wrt (AGW, margin-free)
     cfg.toplight.augment = "caj"  # caj | basic | torchreid (data.transforms)
     cfg.toplight.warmup_epochs = 5
     cfg.toplight.sysu_mode = ["all", "indoor"]  # modes evaluated
