@@ -55,7 +55,7 @@ def test_agw_structure_forward_and_backward():
 
 
 def test_agw_refuses_fdr_options():
-    with pytest.raises(TypeError, match="no FDR"):
+    with pytest.raises(TypeError, match="it has no FDR"):
         toplight_plugin.build("agw_resnet50", num_classes=5, fdr="hs+vs")
 
 

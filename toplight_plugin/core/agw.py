@@ -82,11 +82,10 @@ def agw_resnet50(
 ) -> ReIDNet:
     """AGW two-stream ResNet-50. ``pretrained``: False, True (torchvision's ImageNet weights), a local file with
     torchvision's ResNet-50 state_dict, or an AGW checkpoint of this project. ``use_gpu`` is accepted for
-    torchreid's ``build_model`` and ignored. Only the input size keywords of the config are accepted; AGW has
-    no FDR."""
+    torchreid's ``build_model`` and ignored; so are the input size keywords, as AGW has no FDR to size."""
     unknown = sorted(set(kwargs) - {"height", "width"})
     if unknown:
-        raise TypeError(f"agw_resnet50 takes no option(s) {unknown} (it has no FDR; set toplight.fdr to '')")
+        raise TypeError(f"agw_resnet50 takes no option(s) {unknown}: it has no FDR")
     own = None
     imagenet: bool | dict = bool(pretrained) if isinstance(pretrained, bool) else False
     if isinstance(pretrained, (str, Path)):
@@ -107,4 +106,4 @@ def agw_resnet50(
     return model
 
 
-register_model(agw_resnet50)
+register_model(agw_resnet50, fdr=False)

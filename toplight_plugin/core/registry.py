@@ -7,14 +7,18 @@ from collections.abc import Callable
 import torch.nn as nn
 
 MODELS: dict[str, Callable[..., nn.Module]] = {}
+WITHOUT_FDR: set[str] = set()  # models that take no FDR options (the AGW baseline)
 
 
-def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+def register_model(fn: Callable[..., nn.Module], fdr: bool = True) -> Callable[..., nn.Module]:
     """Add ``fn`` under its ``__name__``; factories take torchreid's keywords
-    (``num_classes``, ``loss``, ``pretrained``, ``use_gpu``) plus their own options."""
+    (``num_classes``, ``loss``, ``pretrained``, ``use_gpu``) plus their own options, the
+    FDR ones (``fdr``, ``fdr_*``) unless ``fdr`` is False."""
     if fn.__name__ in MODELS and MODELS[fn.__name__] is not fn:
         raise KeyError(f"model {fn.__name__!r} is registered twice")
     MODELS[fn.__name__] = fn
+    if not fdr:
+        WITHOUT_FDR.add(fn.__name__)
     return fn
 
 

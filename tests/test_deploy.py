@@ -1,0 +1,105 @@
+"""ONNX export with parity, the shared embedder, the search tool and the CPU benchmark in its quick form."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import input_size
+
+import toplight_plugin
+from toplight_plugin.cli import benchmark as benchmark_tool
+from toplight_plugin.cli import export_onnx as export_tool
+from toplight_plugin.cli import search as search_tool
+from toplight_plugin.core.benchmark import recalibrate_batchnorm
+from toplight_plugin.core.embedder import OnnxEmbedder, TorchEmbedder, load_batch
+from toplight_plugin.core.export import FeatureGraph, export_onnx, onnx_session, parity
+
+
+@pytest.mark.parametrize("name", sorted(toplight_plugin.MODELS))
+def test_every_model_exports_with_parity(name, tmp_path):
+    h, w = input_size(name)
+    model = toplight_plugin.build(name, num_classes=3, height=h, width=w) if name != "agw_resnet50" else (
+        toplight_plugin.build(name, num_classes=3))  # fmt: skip
+    recalibrate_batchnorm(model, h, w)
+    path = export_onnx(model, tmp_path / "m.onnx", h, w, {"model": name})
+    assert parity(model, path, h, w) < 1e-4
+
+
+def test_graph_has_a_dynamic_batch_and_a_per_image_modality(tmp_path):
+    model = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=3, height=64, width=32)
+    recalibrate_batchnorm(model, 64, 32)
+    session = onnx_session(export_onnx(model, tmp_path / "m.onnx", 64, 32, {}))
+    images = np.random.default_rng(0).random((5, 3, 64, 32), dtype=np.float32)
+    modality = np.array([0, 1, 1, 0, 1], dtype=np.int64)
+    (mixed,) = session.run(None, {"images": images, "modality": modality})
+    for m in (0, 1):
+        rows = modality == m
+        (alone,) = session.run(None, {"images": images[rows], "modality": modality[rows]})
+        np.testing.assert_allclose(mixed[rows], alone, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(mixed, axis=1), 1, atol=1e-5)
+    assert not np.allclose(mixed[0], session.run(None, {"images": images[:1], "modality": np.ones(1, np.int64)})[0])
+
+
+def test_pretraining_models_are_refused():
+    model = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=3, height=64, width=32, pre_groups=2)
+    with pytest.raises(ValueError, match="tools/soup.py"):
+        FeatureGraph(model)
+
+
+def test_export_tool_from_a_checkpoint(tmp_path):
+    model = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=3, height=64, width=32, fdr=None)
+    torch.save({"state_dict": model.state_dict()}, tmp_path / "ckpt.pth")
+    out = tmp_path / "m.onnx"
+    diff = export_tool.main(["--output", str(out), "--model", "toplight_mobilenetv3_small", "--weights",
+                             str(tmp_path / "ckpt.pth"), "data.height", "64", "data.width", "32"])  # fmt: skip
+    assert diff < 1e-4
+    embedder = OnnxEmbedder(out)
+    assert (embedder.height, embedder.width) == (64, 32)
+
+
+def test_search_ranks_copies_of_gallery_images_first(sysu_root, tmp_path):
+    """Copies of gallery images as queries: the untrained network's two stems start equal, so each copy's
+    nearest gallery image is its original, through PyTorch and through ONNX alike."""
+    gallery = sysu_root / "cam1"
+    originals = [sorted(d.glob("*.jpg"))[0] for d in sorted(gallery.iterdir())[:3]]
+    for path in originals:
+        (tmp_path / "q" / path.parent.name).mkdir(parents=True)
+        (tmp_path / "q" / path.parent.name / "copy.jpg").write_bytes(path.read_bytes())
+    common = ["--gallery", str(gallery), "--query", str(tmp_path / "q"), "--top-k", "4"]
+    size = ["data.height", "64", "data.width", "32"]
+    rankings = search_tool.main([*common, "--output", str(tmp_path / "pt"), "--model", "toplight_mobilenetv3_small",
+                                 *size])  # fmt: skip
+    assert [r.gallery[0] for r in rankings] == originals
+    assert all(r.matches[0] and r.distances[0] < 1e-4 for r in rankings)
+    assert (tmp_path / "pt" / "results.png").stat().st_size > 0
+    saved = json.loads((tmp_path / "pt" / "results.json").read_text())
+    assert [q["results"][0]["match"] for q in saved] == [True] * 3
+
+    model = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=1, height=64, width=32)
+    export_onnx(model, tmp_path / "m.onnx", 64, 32, {})
+    via_onnx = search_tool.main([*common, "--output", str(tmp_path / "ox"), "--onnx", str(tmp_path / "m.onnx")])
+    assert [r.gallery[0] for r in via_onnx] == originals
+
+
+def test_torch_and_onnx_embedders_agree_on_files(sysu_root, tmp_path):
+    model = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=1, height=64, width=32)
+    recalibrate_batchnorm(model, 64, 32)
+    files = sorted((sysu_root / "cam3").rglob("*.jpg"))[:5]
+    torch_features = TorchEmbedder(model, 64, 32).embed_files(files, 1, batch_size=2)
+    onnx_features = OnnxEmbedder(export_onnx(model, tmp_path / "m.onnx", 64, 32, {})).embed_files(files, 1)
+    np.testing.assert_allclose(torch_features, onnx_features, atol=1e-4)
+    assert load_batch(files[:1], 64, 32).shape == (1, 3, 64, 32)
+
+
+def test_quick_benchmark_measures_every_case(tmp_path):
+    doc = tmp_path / "bench.md"
+    doc.write_text("before\n<!-- cpu:begin -->\nold\n<!-- cpu:end -->\nafter\n")
+    result = benchmark_tool.main(["--models", "toplight_mobilenetv3_small", "agw_resnet50", "--batches", "1", "2",
+                                  "--height", "64", "--width", "32", "--rounds", "1", "--seconds", "0",
+                                  "--write", str(doc)])  # fmt: skip
+    for row in result["models"].values():
+        rates = [v for k, v in row.items() if "@" in k]
+        assert len(rates) == 6 and all(r > 0 for r in rates)
+    text = doc.read_text()
+    assert "old" not in text and "| agw_resnet50 |" in text and "FLOPs ratio" in text and text.endswith("after\n")

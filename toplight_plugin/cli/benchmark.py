@@ -1,0 +1,90 @@
+"""CPU benchmark: images/s of every TOPLight variant and the AGW ResNet-50 baseline at batch 1 and 32, in PyTorch
+eager (contiguous and channels_last) and onnxruntime, interleaved, with the thread count pinned; plus parameters
+and FLOPs. Writes the table into docs/benchmarks.md.
+
+    toplight-benchmark [--threads 2] [--rounds 5] [--write docs/benchmarks.md] [--json output/benchmark.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import onnxruntime
+import torch
+from tqdm import tqdm
+
+from toplight_plugin.core.benchmark import BACKENDS, BASELINE, VARIANTS, run_benchmark
+from toplight_plugin.core.docs import replace_section
+
+GOAL_MODEL = "toplight_mobilenetv3_large"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def to_markdown(result: dict) -> str:
+    models, batches = result["models"], sorted({int(k.split("@")[1]) for k in next(iter(result["models"].values()))
+                                                 if "@" in k})  # fmt: skip
+    head = "| model | params (M) | MFLOPs | " + " | ".join(f"{b} b={n}" for n in batches for b in BACKENDS) + " |"
+    lines = [
+        f"{cpu_name()}, {result['threads']} threads (torch and onnxruntime intra-op), torch {torch.__version__}, "
+        f"onnxruntime {onnxruntime.__version__}; input {result['height']}x{result['width']}; images/s, median of "
+        f"{result['rounds']} interleaved rounds.",
+        "",
+        head,
+        "|---|---|---|" + "---|" * (len(batches) * len(BACKENDS)),
+    ]
+    for name, row in models.items():
+        rates = " | ".join(f"{row[f'{b}@{n}']:.1f}" for n in batches for b in BACKENDS)
+        lines.append(f"| {name} | {row['params_m']:.2f} | {row['mflops']:.1f} | {rates} |")
+    if BASELINE in models:
+        base = models[BASELINE]
+        lines += ["", f"Speed-up over {BASELINE} (same backend and batch) beside its FLOPs ratio:", ""]
+        lines.append("| model | FLOPs ratio | " + " | ".join(f"{b} b={n}" for n in batches for b in BACKENDS) + " |")
+        lines.append("|---|---|" + "---|" * (len(batches) * len(BACKENDS)))
+        for name, row in models.items():
+            if name == BASELINE:
+                continue
+            ratios = " | ".join(f"{row[f'{b}@{n}'] / base[f'{b}@{n}']:.1f}x" for n in batches for b in BACKENDS)
+            lines.append(f"| {name} | {base['mflops'] / row['mflops']:.1f}x | {ratios} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--height", type=int, default=288)
+    parser.add_argument("--width", type=int, default=144)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=1.0, help="least time per case and round")
+    parser.add_argument("--write", type=Path, help="markdown file with <!-- cpu:begin/end --> markers to update")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    args = parser.parse_args(argv)
+    total = len(args.models) * len(args.batches) * len(BACKENDS) * args.rounds
+    with tqdm(total=total, desc="benchmark cases") as bar:
+        result = run_benchmark(args.models, tuple(args.batches), args.height, args.width, args.rounds, args.seconds,
+                               args.threads, progress=bar)  # fmt: skip
+    table = to_markdown(result)
+    print(table)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+    if args.write:
+        replace_section(args.write, "cpu", table)
+    return result
+
+
+if __name__ == "__main__":
+    main()

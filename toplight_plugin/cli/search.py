@@ -1,0 +1,98 @@
+"""Search a gallery of one modality with images of the other: ranked results as a PNG grid and as JSON.
+
+    toplight-search --gallery data/gallery_visible --query night/ --onnx model.onnx --output output/search
+    toplight-search --gallery ... --query ... --config-file configs/sysu/mbv3l_top_fdr.yaml --weights last.pth
+
+Each row of ``results.png`` is a query followed by its top-k gallery images with their distances
+(1 - cosine similarity); when identities are known from the folders (``<id>/<image>``), correct matches are
+framed green and wrong ones red. ``results.json`` holds the same lists. The gallery is visible and the queries
+infrared unless ``--gallery-modality`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from toplight_plugin.cli.model_args import add_model_arguments, model_from_args  # noqa: E402
+from toplight_plugin.core.data.images import read_image  # noqa: E402
+from toplight_plugin.core.embedder import OnnxEmbedder, TorchEmbedder  # noqa: E402
+from toplight_plugin.core.search import GalleryIndex, Ranking, list_images, rank  # noqa: E402
+
+MODALITIES = {"visible": 0, "infrared": 1}
+
+
+def plot_rankings(rankings: list[Ranking], output: Path, query_modality: str) -> Path:
+    """Rows of query + top-k thumbnails; green / red frames for right / wrong identities when known."""
+    columns = 1 + max(len(r.gallery) for r in rankings)
+    figure, axes = plt.subplots(len(rankings), columns, figsize=(1.3 * columns, 2.6 * len(rankings)), squeeze=False)
+    for row, ranking in zip(axes, rankings, strict=True):
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_frame_on(False)
+        row[0].imshow(read_image(str(ranking.query)))
+        row[0].set_title(f"query ({query_modality})" + (f"\nid {ranking.query_identity}" if ranking.query_identity
+                                                          else ""), fontsize=8)  # fmt: skip
+        matches = ranking.matches
+        for i, (path, distance) in enumerate(zip(ranking.gallery, ranking.distances, strict=True)):
+            ax = row[i + 1]
+            ax.imshow(read_image(str(path)))
+            label = f"{i + 1}: d={distance:.3f}"
+            if ranking.identities is not None:
+                label += f"\nid {ranking.identities[i]}"
+            ax.set_title(label, fontsize=7)
+            if matches is not None:
+                ax.set_frame_on(True)
+                for spine in ax.spines.values():
+                    spine.set_edgecolor("tab:green" if matches[i] else "tab:red")
+                    spine.set_linewidth(3)
+    figure.tight_layout()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(output, dpi=100)
+    plt.close(figure)
+    return output
+
+
+def main(argv: list[str] | None = None) -> list[Ranking]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gallery", required=True, nargs="+", help="gallery image folders (searched recursively)")
+    parser.add_argument("--query", required=True, nargs="+", help="query image files or folders")
+    parser.add_argument("--gallery-modality", choices=sorted(MODALITIES), default="visible")
+    parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--onnx", default="", help="an exported graph (toplight-export) instead of a checkpoint")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--output", type=Path, default=Path("output/search"), help="folder for results.png/.json")
+    add_model_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.onnx:
+        embedder = OnnxEmbedder(args.onnx)
+    else:
+        model, cfg = model_from_args(args)
+        embedder = TorchEmbedder(model, cfg.data.height, cfg.data.width)
+    gallery_modality = MODALITIES[args.gallery_modality]
+    query_modality = next(name for name, code in MODALITIES.items() if code != gallery_modality)
+    gallery = [p for source in args.gallery for p in list_images(source)]
+    queries = [p for source in args.query for p in list_images(source)]
+    with tqdm(total=len(gallery), desc="indexing gallery", unit="img") as bar:
+        index = GalleryIndex(embedder.embed_files(gallery, gallery_modality, args.batch_size, progress=bar))
+    query_features = embedder.embed_files(queries, MODALITIES[query_modality], args.batch_size)
+    rankings = rank(queries, query_features, gallery, index, args.top_k)
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "results.json").write_text(json.dumps([r.to_json() for r in rankings], indent=1))
+    plot_rankings(rankings, args.output / "results.png", query_modality)
+    judged = [r.matches[0] for r in rankings if r.matches is not None]
+    summary = f", rank-1 correct for {sum(judged)} of {len(judged)}" if judged else ""
+    print(f"{len(queries)} queries against {len(gallery)} gallery images{summary}; written to {args.output}")
+    return rankings
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Features of image files from a PyTorch model or an exported ONNX graph, the same way for both."""
+
+from __future__ import annotations
+
+import abc
+from pathlib import Path
+
+import albumentations as A
+import numpy as np
+import torch
+
+from .data.images import read_image
+from .export import FeatureGraph, onnx_features, onnx_metadata, onnx_session
+from .heads import ReIDNet
+
+
+def load_batch(paths: list[str | Path], height: int, width: int) -> np.ndarray:
+    """Images as N x 3 x H x W float32 in [0, 1], resized as the test transform does."""
+    resize = A.Resize(height, width)
+    return np.stack([resize(image=np.asarray(read_image(str(p))))["image"].transpose(2, 0, 1) for p in paths]).astype(
+        np.float32
+    ) / np.float32(255)
+
+
+class Embedder(abc.ABC):
+    """``embedder(images, modality)`` -> unit-length features (N x D float32); ``height``/``width`` its input."""
+
+    height: int
+    width: int
+
+    @abc.abstractmethod
+    def run(self, images: np.ndarray, modality: np.ndarray) -> np.ndarray:
+        """Features of a batch with one modality code per image."""
+
+    def __call__(self, images: np.ndarray, modality: int) -> np.ndarray:
+        return self.run(images, np.full(len(images), modality, dtype=np.int64))
+
+    def embed_files(self, paths: list[str | Path], modality: int, batch_size: int = 32, progress=None) -> np.ndarray:
+        """Features of ``paths`` in order; ``progress`` (a tqdm bar) is advanced per image."""
+        chunks = []
+        for start in range(0, len(paths), batch_size):
+            part = paths[start : start + batch_size]
+            chunks.append(self(load_batch(part, self.height, self.width), modality))
+            if progress is not None:
+                progress.update(len(part))
+        return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
+
+
+class TorchEmbedder(Embedder):
+    def __init__(self, model: ReIDNet, height: int, width: int):
+        self.graph, self.height, self.width = FeatureGraph(model), height, width
+
+    @torch.no_grad()
+    def run(self, images, modality):
+        return self.graph(torch.from_numpy(images), torch.from_numpy(modality)).numpy()
+
+
+class OnnxEmbedder(Embedder):
+    """An exported graph; its input size comes from the file's metadata (written by export_onnx)."""
+
+    def __init__(self, path: str | Path, threads: int = 0):
+        self.session = onnx_session(path, threads)
+        meta = onnx_metadata(self.session)
+        if "height" not in meta or "width" not in meta:
+            raise ValueError(f"{path}: no input size in its metadata; export it with toplight-export")
+        self.height, self.width = int(meta["height"]), int(meta["width"])
+
+    def run(self, images, modality):
+        return onnx_features(self.session, images, modality)

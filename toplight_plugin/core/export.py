@@ -1,0 +1,108 @@
+"""One deployable function per trained model, (images, modality) -> L2-normalised features, and its ONNX form.
+
+The graph takes RGB images in [0, 1] (N x 3 x H x W, float32) and one modality code per image (int64:
+0 visible, 1 infrared), so a camera that switches to infrared at night feeds the same graph, mixed batches
+included. Both stems run on the whole batch and ``Where`` keeps each image's own: on the networks here a stem
+is 1-3 % of the multiply-accumulates, cheaper than two graphs sharing nothing. The ImageNet normalisation and
+the final L2 normalisation are inside, so the features compare by dot product.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .dual_path import DualPathNet
+from .heads import ReIDNet
+from .transforms import IMAGENET_MEAN, IMAGENET_STD
+
+INPUTS, OUTPUT = ("images", "modality"), "features"
+
+
+class FeatureGraph(nn.Module):
+    """``model`` in eval mode as ``(images in [0, 1], modality codes) -> unit-length retrieval features``."""
+
+    def __init__(self, model: ReIDNet, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+        super().__init__()
+        if isinstance(model.backbone, DualPathNet) and len(model.backbone.pre) != 1:
+            raise ValueError("a two-group TOP pretraining model cannot be deployed: merge it with tools/soup.py first")
+        self.model = model
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+        self.eval()  # the exporter restores the wrapper's own mode afterwards, recursively
+
+    def forward(self, images: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
+        backbone = self.model.backbone
+        x = (images - self.mean) / self.std
+        if isinstance(backbone, DualPathNet):
+            infrared = (modality == 1).view(-1, 1, 1, 1)
+            x = torch.where(infrared, backbone.stems[1](x), backbone.stems[0](x))
+            features = backbone.forward_post(backbone.pre[0](x))
+        else:  # one path for both modalities (the LightCNN baseline): the graph has no modality input
+            features = backbone(x)
+        return F.normalize(self.model.head.embed(features), dim=1)
+
+
+def export_onnx(model: ReIDNet, path: str | Path, height: int, width: int, metadata: dict[str, str], opset: int = 17):
+    """Write ``FeatureGraph(model)`` as ONNX with a dynamic batch; ``metadata`` goes into the file's properties
+    (the input size and model name, which the search tool reads back)."""
+    import onnx
+
+    graph = FeatureGraph(model)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = (torch.rand(2, 3, height, width), torch.tensor([0, 1]))
+    dynamic = {name: {0: "batch"} for name in (*INPUTS, OUTPUT)}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape guards, constant at a fixed input size
+        torch.onnx.export(graph, example, str(path), input_names=list(INPUTS), output_names=[OUTPUT],
+                          dynamic_axes=dynamic, opset_version=opset, dynamo=False)  # fmt: skip
+    proto = onnx.load(str(path))
+    info = {"height": str(height), "width": str(width), **metadata}
+    onnx.helper.set_model_props(proto, info)
+    onnx.checker.check_model(proto)
+    tmp = path.with_name(path.name + ".tmp")
+    onnx.save(proto, str(tmp))
+    tmp.replace(path)
+    return path
+
+
+def onnx_session(path: str | Path, threads: int = 0):
+    """An onnxruntime CPU session; ``threads`` > 0 pins its intra-op pool (inter-op runs sequentially)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def onnx_metadata(session) -> dict[str, str]:
+    return dict(session.get_modelmeta().custom_metadata_map)
+
+
+def onnx_features(session, images: np.ndarray, modality: np.ndarray) -> np.ndarray:
+    """Run the graph; a single-path model's graph has no ``modality`` input, so only declared inputs are fed."""
+    feeds = {"images": images, "modality": modality}
+    return session.run([OUTPUT], {i.name: feeds[i.name] for i in session.get_inputs()})[0]
+
+
+def parity(model: ReIDNet, path: str | Path, height: int, width: int, batch: int = 4, seed: int = 0) -> float:
+    """Max |onnxruntime - PyTorch| over a mixed-modality batch of random images, PyTorch being the model's own
+    eval path (``model(x, modality)``, then L2 normalisation) rather than the export wrapper."""
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.rand(batch, 3, height, width, generator=generator)
+    modality = torch.arange(batch) % 2
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = F.normalize(model.eval()((images - mean) / std, modality), dim=1).numpy()
+    got = onnx_features(onnx_session(path), images.numpy(), modality.numpy())
+    return float(np.abs(got - expected).max())
