@@ -103,3 +103,22 @@ def test_quick_benchmark_measures_every_case(tmp_path):
         assert len(rates) == 6 and all(r > 0 for r in rates)
     text = doc.read_text()
     assert "old" not in text and "| agw_resnet50 |" in text and "FLOPs ratio" in text and text.endswith("after\n")
+
+
+def test_gradcam_maps_before_and_after_fdr(sysu_root, tmp_path):
+    from toplight_plugin.cli import gradcam as gradcam_tool
+    from toplight_plugin.core.gradcam import grad_cam
+
+    model = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=1, height=64, width=32)
+    recalibrate_batchnorm(model, 64, 32)
+    maps = grad_cam(model, torch.randn(3, 3, 64, 32), 1)
+    assert set(maps) == {"before FDR", "after FDR"}
+    for cam in maps.values():
+        assert cam.shape == (3, 64, 32) and cam.min() >= 0 and torch.allclose(cam.flatten(1).amax(1), torch.ones(3))
+    plain = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=1, height=64, width=32, fdr=None)
+    assert set(grad_cam(plain, torch.randn(2, 3, 64, 32), 0)) == {"Block4"}
+    out = tmp_path / "cam.png"
+    files = [str(p) for p in sorted((sysu_root / "cam3").rglob("*.jpg"))[:2]]
+    shown = gradcam_tool.main(["--images", *files, "--modality", "infrared", "--output", str(out), "--model",
+                               "toplight_mobilenetv3_small", "data.height", "64", "data.width", "32"])  # fmt: skip
+    assert out.stat().st_size > 0 and shown["after FDR"].shape == (2, 64, 32)

@@ -24,6 +24,12 @@ from .transforms import IMAGENET_MEAN, IMAGENET_STD
 INPUTS, OUTPUT = ("images", "modality"), "features"
 
 
+def normalized(images: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] -> the ImageNet-normalised input the networks are trained on (what the graph does inside)."""
+    mean = images.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    return (images - mean) / images.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+
 class FeatureGraph(nn.Module):
     """``model`` in eval mode as ``(images in [0, 1], modality codes) -> unit-length retrieval features``."""
 
@@ -100,9 +106,7 @@ def parity(model: ReIDNet, path: str | Path, height: int, width: int, batch: int
     generator = torch.Generator().manual_seed(seed)
     images = torch.rand(batch, 3, height, width, generator=generator)
     modality = torch.arange(batch) % 2
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     with torch.no_grad():
-        expected = F.normalize(model.eval()((images - mean) / std, modality), dim=1).numpy()
+        expected = F.normalize(model.eval()(normalized(images), modality), dim=1).numpy()
     got = onnx_features(onnx_session(path), images.numpy(), modality.numpy())
     return float(np.abs(got - expected).max())

@@ -1,0 +1,40 @@
+"""Grad-CAM (Selvaraju et al. 2017) of a re-id network before and after its FDR module (the paper's Fig. 5).
+
+A retrieval network has no class to explain, so the score explained is the squared length of the image's own
+retrieval feature (its gradient is the feature itself): the map shows where the descriptor draws its energy.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .dual_path import DualPathNet
+from .heads import ReIDNet
+
+
+def _cam(activation: torch.Tensor, gradient: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    weights = gradient.mean(dim=(2, 3), keepdim=True)  # alpha_k: the spatially pooled gradients
+    cam = F.relu((weights * activation).sum(dim=1, keepdim=True))
+    cam = F.interpolate(cam, size=size, mode="bilinear", align_corners=False)[:, 0]
+    peak = cam.flatten(1).amax(dim=1)
+    return cam / torch.where(peak > 0, peak, torch.ones_like(peak))[:, None, None]  # an all-zero map stays zero
+
+
+def grad_cam(model: ReIDNet, images: torch.Tensor, modality: int | torch.Tensor) -> dict[str, torch.Tensor]:
+    """Maps in [0, 1] at the input size: ``{"before FDR": (N, H, W), "after FDR": (N, H, W)}``; a model without
+    FDR gives the Block4 map alone."""
+    backbone = model.backbone
+    if not isinstance(backbone, DualPathNet):
+        raise ValueError("Grad-CAM is drawn at Block4 and the FDR, which only dual-path models have")
+    model.eval()
+    with torch.enable_grad():
+        z = backbone.forward_pre(images, modality).detach().requires_grad_(True)
+        reweighted = backbone.neck(z)
+        reweighted.retain_grad()
+        embedded = model.head.embed(backbone.post(reweighted))
+        (embedded * embedded.detach()).sum().backward()
+    size = tuple(images.shape[-2:])
+    if isinstance(backbone.neck, torch.nn.Identity):
+        return {"Block4": _cam(z.detach(), z.grad, size)}
+    return {"before FDR": _cam(z.detach(), z.grad, size), "after FDR": _cam(reweighted.detach(), reweighted.grad, size)}
