@@ -122,3 +122,15 @@ def test_gradcam_maps_before_and_after_fdr(sysu_root, tmp_path):
     shown = gradcam_tool.main(["--images", *files, "--modality", "infrared", "--output", str(out), "--model",
                                "toplight_mobilenetv3_small", "data.height", "64", "data.width", "32"])  # fmt: skip
     assert out.stat().st_size > 0 and shown["after FDR"].shape == (2, 64, 32)
+
+
+def test_profile_names_where_the_time_goes(tmp_path):
+    doc = tmp_path / "bench.md"
+    doc.write_text("<!-- cpu-profile:begin -->\n<!-- cpu-profile:end -->\n")
+    profiles = benchmark_tool.main(["--profile", "toplight_mobilenetv3_small", "--batches", "2", "--height", "64",
+                                    "--width", "32", "--write", str(doc)])  # fmt: skip
+    shares = profiles["toplight_mobilenetv3_small"]
+    assert "aten::mkldnn_convolution" in shares["eager"] or "aten::_slow_conv2d_forward" in shares["eager"]
+    assert "Conv" in shares["onnxruntime"] or "FusedConv" in shares["onnxruntime"]
+    assert all(0 < s <= 100 for backend in shares.values() for s in backend.values())
+    assert "| toplight_mobilenetv3_small | onnxruntime |" in doc.read_text()

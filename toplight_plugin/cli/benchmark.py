@@ -3,6 +3,10 @@ eager (contiguous and channels_last) and onnxruntime, interleaved, with the thre
 and FLOPs. Writes the table into docs/benchmarks.md.
 
     toplight-benchmark [--threads 2] [--rounds 5] [--write docs/benchmarks.md] [--json output/benchmark.json]
+    toplight-benchmark --profile toplight_mobilenetv3_large agw_resnet50 [--write docs/benchmarks.md]
+
+``--profile`` instead reports where the time goes: the share of each operator type in PyTorch eager and in
+onnxruntime for the named models at the largest batch.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import onnxruntime
 import torch
 from tqdm import tqdm
 
-from toplight_plugin.core.benchmark import BACKENDS, BASELINE, VARIANTS, run_benchmark
+from toplight_plugin.core.benchmark import BACKENDS, BASELINE, VARIANTS, profile_ops, run_benchmark
 from toplight_plugin.core.docs import replace_section
 
 GOAL_MODEL = "toplight_mobilenetv3_large"
@@ -60,6 +64,16 @@ def to_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def profile_markdown(profiles: dict[str, dict], batch: int, threads: int) -> str:
+    lines = [f"Share of time per operator type (top 6), batch {batch}, {threads} threads:", ""]
+    lines += ["| model | backend | operators (% of the time) |", "|---|---|---|"]
+    for name, backends in profiles.items():
+        for backend, shares in backends.items():
+            ops = ", ".join(f"{op.removeprefix('aten::')} {share:.0f} %" for op, share in shares.items())
+            lines.append(f"| {name} | {backend} | {ops} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(VARIANTS))
@@ -71,7 +85,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=float, default=1.0, help="least time per case and round")
     parser.add_argument("--write", type=Path, help="markdown file with <!-- cpu:begin/end --> markers to update")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--profile", nargs="+", metavar="MODEL", help="profile these models instead of timing")
     args = parser.parse_args(argv)
+    if args.profile:
+        batch = max(args.batches)
+        profiles = {name: profile_ops(name, args.height, args.width, batch, args.threads) for name in args.profile}
+        text = profile_markdown(profiles, batch, args.threads)
+        print(text)
+        if args.write:
+            replace_section(args.write, "cpu-profile", text)
+        return profiles
     total = len(args.models) * len(args.batches) * len(BACKENDS) * args.rounds
     with tqdm(total=total, desc="benchmark cases") as bar:
         result = run_benchmark(args.models, tuple(args.batches), args.height, args.width, args.rounds, args.seconds,

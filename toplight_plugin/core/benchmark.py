@@ -123,3 +123,42 @@ def run_benchmark(
     for case in cases:
         info[case.model][f"{case.backend}@{case.batch}"] = case.median
     return {"threads": threads, "height": height, "width": width, "rounds": rounds, "models": info}
+
+
+def profile_ops(name: str, height: int, width: int, batch: int, threads: int, calls: int = 3) -> dict[str, dict]:
+    """Where the time goes: share of each operator type, per backend, over ``calls`` runs of one batch."""
+    import json
+
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+    model = build_for_benchmark(name, height, width)
+    x = torch.randn(batch, 3, height, width, generator=torch.Generator().manual_seed(0))
+    shares: dict[str, dict] = {}
+    with torch.inference_mode():
+        model(x, 0)
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            for _ in range(calls):
+                model(x, 0)
+    events = {e.key: e.self_cpu_time_total for e in prof.key_averages()}
+    shares["eager"] = _shares(events)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_onnx(model, Path(tmp) / "m.onnx", height, width, {"model": name})
+        session = onnx_session(path, threads, profile_prefix=str(Path(tmp) / "ort"))
+        images, modality = x.numpy().clip(0, 1), np.zeros(batch, np.int64)
+        onnx_features(session, images, modality)
+        for _ in range(calls):
+            onnx_features(session, images, modality)
+        trace = json.loads(Path(session.end_profiling()).read_text())
+    totals: dict[str, float] = {}
+    for event in trace:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            op = event["args"]["op_name"]
+            totals[op] = totals.get(op, 0.0) + event["dur"]
+    shares["onnxruntime"] = _shares(totals)
+    return shares
+
+
+def _shares(times: dict[str, float], top: int = 6) -> dict[str, float]:
+    total = sum(times.values()) or 1.0
+    ranked = sorted(times.items(), key=lambda kv: kv[1], reverse=True)[:top]
+    return {op: 100.0 * t / total for op, t in ranked}

@@ -2,8 +2,8 @@
 
 The graph takes RGB images in [0, 1] (N x 3 x H x W, float32) and one modality code per image (int64:
 0 visible, 1 infrared), so a camera that switches to infrared at night feeds the same graph, mixed batches
-included. Both stems run on the whole batch and ``Where`` keeps each image's own: on the networks here a stem
-is 1-3 % of the multiply-accumulates, cheaper than two graphs sharing nothing. The ImageNet normalisation and
+included. Both stems run on the whole batch and ``Where`` keeps each image's own: a stem is 1-9 % of a network's
+multiply-accumulates (docs/deploy.md), the price of one file for both modalities. The ImageNet normalisation and
 the final L2 normalisation are inside, so the features compare by dot product.
 """
 
@@ -78,12 +78,16 @@ def export_onnx(model: ReIDNet, path: str | Path, height: int, width: int, metad
     return path
 
 
-def onnx_session(path: str | Path, threads: int = 0):
-    """An onnxruntime CPU session; ``threads`` > 0 pins its intra-op pool (inter-op runs sequentially)."""
+def onnx_session(path: str | Path, threads: int = 0, profile_prefix: str = ""):
+    """An onnxruntime CPU session; ``threads`` > 0 pins its intra-op pool (inter-op runs sequentially);
+    ``profile_prefix`` turns on onnxruntime's per-node profiling into files starting with it."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if profile_prefix:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
