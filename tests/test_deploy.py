@@ -19,8 +19,7 @@ from toplight_plugin.core.export import FeatureGraph, export_onnx, onnx_session,
 @pytest.mark.parametrize("name", sorted(toplight_plugin.MODELS))
 def test_every_model_exports_with_parity(name, tmp_path):
     h, w = input_size(name)
-    model = toplight_plugin.build(name, num_classes=3, height=h, width=w) if name != "agw_resnet50" else (
-        toplight_plugin.build(name, num_classes=3))  # fmt: skip
+    model = toplight_plugin.build(name, num_classes=3, height=h, width=w)
     recalibrate_batchnorm(model, h, w)
     path = export_onnx(model, tmp_path / "m.onnx", h, w, {"model": name})
     assert parity(model, path, h, w) < 1e-4

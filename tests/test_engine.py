@@ -12,6 +12,7 @@ from toplight_plugin.cli import train as train_tool
 from toplight_plugin.core.losses import IdentityTripletLoss, batch_hard_triplet
 from toplight_plugin.core.pretrain import get_default_config as pretrain_defaults
 from toplight_plugin.hosts.torchreid import compat
+from toplight_plugin.hosts.torchreid.build import build_model
 from toplight_plugin.hosts.torchreid.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,3 +125,11 @@ def test_regdb_run_reports_both_directions(regdb_root, tmp_path):
     for summary in engine.last_results.values():
         assert len(summary["trials"]) == 1 and 0 <= summary["mINP"] <= 100
     assert engine.datamanager.train_loader.dataset.trial == 3  # split_id 2 -> RegDB trial 3
+
+
+@pytest.mark.parametrize("config", [p for p in CONFIGS if p.parent.name == "faces"], ids=lambda p: p.stem)
+def test_face_configs_build_the_fdr_they_name(config):
+    cfg = load_config(config, ["model.pretrained", "False", "model.load_weights", ""])
+    model = build_model(cfg, num_classes=3)
+    has_fdr = not isinstance(getattr(model.backbone, "neck", torch.nn.Identity()), torch.nn.Identity)
+    assert has_fdr == bool(cfg.toplight.fdr)

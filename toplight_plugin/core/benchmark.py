@@ -9,6 +9,7 @@ activations shrink layer by layer to denormal floats, which CPUs process many ti
 from __future__ import annotations
 
 import copy
+import json
 import statistics
 import tempfile
 import time
@@ -65,8 +66,7 @@ def recalibrate_batchnorm(model: nn.Module, height: int, width: int, batches: in
 
 
 def build_for_benchmark(name: str, height: int, width: int) -> nn.Module:
-    options = {} if name == BASELINE else {"height": height, "width": width}
-    model = build(name, num_classes=1, loss="softmax", **options)
+    model = build(name, num_classes=1, loss="softmax", height=height, width=width)
     recalibrate_batchnorm(model, height, width)
     return model
 
@@ -127,8 +127,6 @@ def run_benchmark(
 
 def profile_ops(name: str, height: int, width: int, batch: int, threads: int, calls: int = 3) -> dict[str, dict]:
     """Where the time goes: share of each operator type, per backend, over ``calls`` runs of one batch."""
-    import json
-
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
     model = build_for_benchmark(name, height, width)

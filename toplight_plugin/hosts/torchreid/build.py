@@ -63,7 +63,7 @@ def build_model(cfg, num_classes: int, weights: str = ""):
     """The configured model; ``weights`` (or ``model.load_weights``) is a local file, else ImageNet if pretrained."""
     name = cfg.model.name
     options = dict(height=cfg.data.height, width=cfg.data.width)
-    if name not in WITHOUT_FDR and (cfg.toplight.fdr or name.startswith("toplight_")):
+    if name not in WITHOUT_FDR and (cfg.toplight.fdr or name != "lightcnn29"):
         options.update(
             fdr=cfg.toplight.fdr or None,
             fdr_sigma=cfg.toplight.fdr_sigma,
