@@ -24,7 +24,7 @@ class BackboneSpec:
 
     library: str  # "torchvision" or "timm"
     arch: str  # the library's own model name
-    cut: Callable[[nn.Module], list[nn.Module]]  # library model -> [Block1, ..., Block7]
+    cut: Callable[[nn.Module], list[nn.Module]]  # library model -> its blocks (Block1..Block7 for TOPLight)
     has_imagenet_weights: bool = True
 
 
