@@ -9,18 +9,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from toplight_plugin.cli.model_args import add_model_arguments, model_from_args  # noqa: E402
-from toplight_plugin.cli.search import MODALITIES  # noqa: E402
-from toplight_plugin.core.embedder import load_batch  # noqa: E402
-from toplight_plugin.core.export import normalized  # noqa: E402
-from toplight_plugin.core.gradcam import grad_cam  # noqa: E402
-from toplight_plugin.core.search import list_images  # noqa: E402
+from toplight_plugin.cli.figures import plt, save_png
+from toplight_plugin.cli.model_args import add_model_arguments, model_from_args
+from toplight_plugin.cli.search import MODALITIES
+from toplight_plugin.core.data.images import list_images
+from toplight_plugin.core.embedder import load_batch
+from toplight_plugin.core.export import normalized
+from toplight_plugin.core.gradcam import grad_cam
 
 
 def plot_maps(images, maps: dict[str, torch.Tensor], output: Path, titles: list[str]) -> Path:
@@ -37,11 +34,7 @@ def plot_maps(images, maps: dict[str, torch.Tensor], output: Path, titles: list[
             ax.set_title(name, fontsize=8)
         for ax in row:
             ax.axis("off")
-    figure.tight_layout()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, dpi=100)
-    plt.close(figure)
-    return output
+    return save_png(figure, output)
 
 
 def main(argv: list[str] | None = None) -> dict[str, torch.Tensor]:

@@ -15,18 +15,16 @@ import argparse
 import json
 from pathlib import Path
 
-import matplotlib
+from tqdm import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+from toplight_plugin.cli.figures import plt, save_png
+from toplight_plugin.cli.model_args import add_model_arguments, model_from_args
+from toplight_plugin.core.data.images import list_images, read_image
+from toplight_plugin.core.dual_path import INFRARED, VISIBLE
+from toplight_plugin.core.embedder import OnnxEmbedder, TorchEmbedder
+from toplight_plugin.core.search import GalleryIndex, Ranking, rank
 
-from toplight_plugin.cli.model_args import add_model_arguments, model_from_args  # noqa: E402
-from toplight_plugin.core.data.images import read_image  # noqa: E402
-from toplight_plugin.core.embedder import OnnxEmbedder, TorchEmbedder  # noqa: E402
-from toplight_plugin.core.search import GalleryIndex, Ranking, list_images, rank  # noqa: E402
-
-MODALITIES = {"visible": 0, "infrared": 1}
+MODALITIES = {"visible": VISIBLE, "infrared": INFRARED}
 
 
 def plot_rankings(rankings: list[Ranking], output: Path, query_modality: str) -> Path:
@@ -54,11 +52,7 @@ def plot_rankings(rankings: list[Ranking], output: Path, query_modality: str) ->
                 for spine in ax.spines.values():
                     spine.set_edgecolor("tab:green" if matches[i] else "tab:red")
                     spine.set_linewidth(3)
-    figure.tight_layout()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, dpi=100)
-    plt.close(figure)
-    return output
+    return save_png(figure, output)
 
 
 def main(argv: list[str] | None = None) -> list[Ranking]:

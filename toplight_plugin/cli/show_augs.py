@@ -9,17 +9,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from toplight_plugin.core.data.images import read_image  # noqa: E402
-from toplight_plugin.core.top_augment import TaskOrientedAugment  # noqa: E402
-
-SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+from toplight_plugin.cli.figures import plt, save_png
+from toplight_plugin.core.data.images import list_images, read_image
+from toplight_plugin.core.top_augment import TaskOrientedAugment
 
 
 def show_augs(paths: list[Path], output: Path, size: int = 224, seed: int = 0) -> Path:
@@ -34,11 +29,7 @@ def show_augs(paths: list[Path], output: Path, size: int = 224, seed: int = 0) -
             ax.imshow(picture)
             ax.set_title(title, fontsize=8)
             ax.axis("off")
-    figure.tight_layout()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, dpi=100)
-    plt.close(figure)
-    return output
+    return save_png(figure, output)
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -52,11 +43,9 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     paths = list(args.images)
     if args.folder is not None:
-        if not args.folder.is_dir():
-            raise SystemExit(f"--folder {args.folder}: no such folder")
-        paths += sorted(p for p in args.folder.rglob("*") if p.suffix.lower() in SUFFIXES)[: args.count]
+        paths += list_images(args.folder)[: args.count]
     if not paths:
-        raise SystemExit("no images: give --images or a --folder holding .jpg/.png/.bmp files")
+        raise SystemExit("no images: give --images or --folder")
     output = show_augs(paths, args.output, args.size, args.seed)
     print(f"written to {output}")
     return output

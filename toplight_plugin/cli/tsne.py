@@ -11,20 +11,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+import torch.nn.functional as F
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-import toplight_plugin  # noqa: E402
-from toplight_plugin.core.data import sysu_mm01  # noqa: E402
-from toplight_plugin.core.data.images import read_image  # noqa: E402
-from toplight_plugin.core.transforms import test_transform  # noqa: E402
-from toplight_plugin.core.tsne import tsne  # noqa: E402
-from toplight_plugin.core.weights import load_state_dict_file  # noqa: E402
+import toplight_plugin
+from toplight_plugin.cli.figures import plt, save_png
+from toplight_plugin.core.data import sysu_mm01
+from toplight_plugin.core.data.images import read_image
+from toplight_plugin.core.transforms import test_transform
+from toplight_plugin.core.tsne import tsne
+from toplight_plugin.core.weights import load_state_dict_file
 
 
 def load_model(name: str, weights: str, height: int, width: int) -> torch.nn.Module:
@@ -63,11 +60,7 @@ def plot_tsne(model, records, output: Path, height: int, width: int, title: str 
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title or "t-SNE: o visible, x infrared; colour = identity", fontsize=9)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(output, dpi=100)
-    plt.close(figure)
-    return output
+    return save_png(figure, output)
 
 
 def main(argv: list[str] | None = None) -> Path:

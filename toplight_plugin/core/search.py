@@ -14,21 +14,6 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-
-
-def list_images(source: str | Path) -> list[Path]:
-    """The image files under a folder (recursively, sorted), or the file itself."""
-    source = Path(source)
-    if source.is_file():
-        return [source]
-    if not source.is_dir():
-        raise FileNotFoundError(f"{source}: no such image file or folder")
-    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise FileNotFoundError(f"{source}: no images ({', '.join(IMAGE_SUFFIXES)}) under it")
-    return files
-
 
 def identities(paths: list[Path]) -> list[str] | None:
     """Each image's folder name, or None when the images do not come in at least two folders."""

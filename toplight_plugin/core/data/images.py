@@ -1,8 +1,9 @@
-"""Image reading with errors that name the file, and the opt-in scan that drops unreadable images."""
+"""Image listing and reading with errors that name the file, and the opt-in scan that drops unreadable images."""
 
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 from PIL import Image
 
@@ -11,6 +12,22 @@ from toplight_plugin.core.data.records import Record
 
 class BadImageError(OSError):
     """An image file cannot be opened or decoded."""
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def list_images(source: str | Path) -> list[Path]:
+    """The image files under a folder (recursively, sorted), or the file itself."""
+    source = Path(source)
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise FileNotFoundError(f"{source}: no such image file or folder")
+    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"{source}: no images ({', '.join(IMAGE_SUFFIXES)}) under it")
+    return files
 
 
 def read_image(path: str) -> Image.Image:
