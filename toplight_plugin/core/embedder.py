@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .data.images import read_image
-from .export import FeatureGraph, onnx_features, onnx_metadata, onnx_session
+from .export import FeatureGraph, onnx_features, onnx_session
 from .heads import ReIDNet
 
 
@@ -60,7 +60,7 @@ class OnnxEmbedder(Embedder):
 
     def __init__(self, path: str | Path, threads: int = 0):
         self.session = onnx_session(path, threads)
-        meta = onnx_metadata(self.session)
+        meta = self.session.get_modelmeta().custom_metadata_map
         if "height" not in meta or "width" not in meta:
             raise ValueError(f"{path}: no input size in its metadata; export it with toplight-export")
         self.height, self.width = int(meta["height"]), int(meta["width"])

@@ -33,18 +33,16 @@ def normalized(images: torch.Tensor) -> torch.Tensor:
 class FeatureGraph(nn.Module):
     """``model`` in eval mode as ``(images in [0, 1], modality codes) -> unit-length retrieval features``."""
 
-    def __init__(self, model: ReIDNet, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    def __init__(self, model: ReIDNet):
         super().__init__()
         if isinstance(model.backbone, DualPathNet) and len(model.backbone.pre) != 1:
             raise ValueError("a two-group TOP pretraining model cannot be deployed: merge it with tools/soup.py first")
         self.model = model
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
         self.eval()  # the exporter restores the wrapper's own mode afterwards, recursively
 
     def forward(self, images: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
         backbone = self.model.backbone
-        x = (images - self.mean) / self.std
+        x = normalized(images)
         if isinstance(backbone, DualPathNet):
             infrared = (modality == 1).view(-1, 1, 1, 1)
             x = torch.where(infrared, backbone.stems[1](x), backbone.stems[0](x))
@@ -92,10 +90,6 @@ def onnx_session(path: str | Path, threads: int = 0, profile_prefix: str = ""):
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def onnx_metadata(session) -> dict[str, str]:
-    return dict(session.get_modelmeta().custom_metadata_map)
 
 
 def onnx_features(session, images: np.ndarray, modality: np.ndarray) -> np.ndarray:
