@@ -14,12 +14,11 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .assemble import is_own_checkpoint, load_own_checkpoint
+from .assemble import load_own_or_keep, split_pretrained
 from .backbones import BackboneSpec, library_model, set_last_stride
 from .dual_path import DualPathNet
 from .heads import BNNeck, ReIDNet
 from .registry import register_model
-from .weights import load_state_dict_file
 
 NON_LOCAL_AFTER = {"layer2": (2, 3), "layer3": (3, 4, 5)}  # 0-based block indices
 FEAT_DIM = 2048
@@ -86,11 +85,7 @@ def agw_resnet50(
     unknown = sorted(set(kwargs) - {"height", "width"})
     if unknown:
         raise TypeError(f"agw_resnet50 takes no option(s) {unknown}: it has no FDR")
-    own = None
-    imagenet: bool | dict = bool(pretrained) if isinstance(pretrained, bool) else False
-    if isinstance(pretrained, (str, Path)):
-        state = load_state_dict_file(pretrained)
-        own, imagenet = (state, False) if is_own_checkpoint(state) else (None, state)
+    own, imagenet = split_pretrained(pretrained)
     stem, layer1, layer2, layer3, layer4 = _cut_resnet(library_model(RESNET50, imagenet, str(pretrained)))
     set_last_stride(layer4, 1)
     shared = nn.Sequential(
@@ -100,10 +95,7 @@ def agw_resnet50(
         layer4,
     )
     backbone = DualPathNet(stem, shared, GeM())
-    model = ReIDNet(backbone, BNNeck(FEAT_DIM, num_classes), loss)
-    if own is not None:
-        load_own_checkpoint(model, own, str(pretrained))
-    return model
+    return load_own_or_keep(ReIDNet(backbone, BNNeck(FEAT_DIM, num_classes), loss), own, str(pretrained))
 
 
 register_model(agw_resnet50, fdr=False)

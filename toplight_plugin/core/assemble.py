@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -10,6 +12,9 @@ import torch.nn as nn
 from .dual_path import DualPathNet
 from .fdr import FDR
 from .heads import ReIDNet
+from .weights import load_state_dict_file
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,3 +104,21 @@ def load_own_checkpoint(model: ReIDNet, state: dict[str, torch.Tensor], source: 
         else:
             skipped.append(key)
     return skipped
+
+
+def split_pretrained(pretrained: bool | str | Path) -> tuple[dict[str, torch.Tensor] | None, bool | dict]:
+    """A factory's ``pretrained`` -> (a checkpoint of this project to load once the model is built, or None;
+    what the library network starts from: False, True for its ImageNet download, or its state_dict from the file)."""
+    if not isinstance(pretrained, (str, Path)):
+        return None, bool(pretrained)
+    state = load_state_dict_file(pretrained)
+    return (state, False) if is_own_checkpoint(state) else (None, state)
+
+
+def load_own_or_keep(model: ReIDNet, own: dict[str, torch.Tensor] | None, source: str) -> ReIDNet:
+    """Load ``own`` (from split_pretrained) when there is one, logging the tensors left at their initial values."""
+    if own is not None:
+        skipped = load_own_checkpoint(model, own, source)
+        if skipped:
+            log.info("%s: %d tensors kept their initial values: %s", source, len(skipped), ", ".join(skipped))
+    return model

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import torch.nn as nn
 
-from .assemble import FDROptions, assemble, is_own_checkpoint, load_own_checkpoint
+from .assemble import FDROptions, assemble, load_own_or_keep, split_pretrained
 from .backbones import BACKBONES, build_blocks
 from .heads import BNNeck
 from .registry import register_model
-from .weights import load_state_dict_file
-
-log = logging.getLogger(__name__)
 
 
 def build_toplight(
@@ -39,14 +35,7 @@ def build_toplight(
     TOP pretraining form with two pre-embedding groups. ``fdr_options``: see
     FDROptions.from_kwargs (``fdr=None`` builds no FDR).
     """
-    own = None
-    imagenet: bool | dict = bool(pretrained) if isinstance(pretrained, bool) else False
-    if isinstance(pretrained, (str, Path)):
-        state = load_state_dict_file(pretrained)
-        if is_own_checkpoint(state):
-            own = state
-        else:
-            imagenet = state
+    own, imagenet = split_pretrained(pretrained)
     blocks = build_blocks(backbone, imagenet, last_stride, source=str(pretrained))
     model = assemble(
         blocks,
@@ -56,11 +45,7 @@ def build_toplight(
         fdr=FDROptions.from_kwargs(**fdr_options),
         pre_groups=pre_groups,
     )
-    if own is not None:
-        skipped = load_own_checkpoint(model, own, str(pretrained))
-        if skipped:
-            log.info("%s: %d tensors kept their initial values: %s", pretrained, len(skipped), ", ".join(skipped))
-    return model
+    return load_own_or_keep(model, own, str(pretrained))
 
 
 def _factory(backbone: str):
