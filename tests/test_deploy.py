@@ -114,6 +114,15 @@ def test_gradcam_maps_before_and_after_fdr(sysu_root, tmp_path):
     assert set(maps) == {"before FDR", "after FDR"}
     for cam in maps.values():
         assert cam.shape == (3, 64, 32) and cam.min() >= 0 and torch.allclose(cam.flatten(1).amax(1), torch.ones(3))
+    # the "before FDR" map from first principles: d(|e|^2 / 2)/dZ at Block4, pooled into channel weights
+    images = torch.randn(3, 3, 64, 32, generator=torch.Generator().manual_seed(1))
+    z = model.backbone.forward_pre(images, 1).detach().requires_grad_(True)
+    e = model.head.embed(model.backbone.forward_post(z))
+    (grad,) = torch.autograd.grad(e.pow(2).sum() / 2, z)
+    cam = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * z).sum(1, keepdim=True)).detach()
+    cam = torch.nn.functional.interpolate(cam, size=(64, 32), mode="bilinear", align_corners=False)[:, 0]
+    expected = cam / cam.flatten(1).amax(1)[:, None, None]
+    torch.testing.assert_close(grad_cam(model, images, 1)["before FDR"], expected)
     plain = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=1, height=64, width=32, fdr=None)
     assert set(grad_cam(plain, torch.randn(2, 3, 64, 32), 0)) == {"Block4"}
     out = tmp_path / "cam.png"
