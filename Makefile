@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) tools/demo.py
+	$(PY) tools/demo.py --picture docs/images/search_demo.png
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check toplight_plugin tools tests

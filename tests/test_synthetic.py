@@ -83,7 +83,7 @@ def test_a_plain_matcher_recognises_people_across_modalities(tmp_path):
 
 def test_imagefolder_and_cli(tmp_path):
     root = make_imagefolder(tmp_path / "if", num_classes=3, images_per_class=2, size=(48, 48))
-    assert sorted(p.name for p in root.iterdir()) == ["class_000", "class_001", "class_002"]
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["class_000", "class_001", "class_002"]
     written = main(["--root", str(tmp_path / "cli"), "--dataset", "regdb", "--regdb-ids", "4"])
     assert (written["regdb"] / "idx" / "test_thermal_10.txt").is_file()
 

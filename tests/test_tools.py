@@ -33,10 +33,14 @@ def test_markdown_table_and_section_replacement(tmp_path):
 
 
 def test_demo_trains_and_tests_on_synthetic_data(tmp_path, capsys):
-    args = ["--data", str(tmp_path / "data"), "--output", str(tmp_path / "out"), "--ids", "8", "2", "4"]
-    results = demo.main([*args, "--epochs", "1", "--pretrain-epochs", "1", "--workers", "0", "--no-flops"])
-    assert set(results) == {"sysu_all", "sysu_indoor"} and len(results["sysu_all"]["trials"]) == 10
+    args = ["--data", str(tmp_path / "data"), "--output", str(tmp_path / "out"), "--ids", "8", "2", "4",
+            "--pretrain-epochs", "1", "--picture", str(tmp_path / "search.png")]  # fmt: skip
+    rows = demo.main([*args, "train.max_epoch", "1", "data.workers", "0", "data.height", "64", "data.width", "32"])
+    assert list(rows)[:3] == list(demo.MATCHER_ROWS.values()) and len(rows) == 4
+    assert all(set(results) == {"sysu_all", "sysu_indoor"} for results in rows.values())
+    assert len(rows["chance (random features)"]["sysu_all"]["trials"]) == 10
     assert (tmp_path / "data" / "SYSU-MM01" / "exp" / "test_id.txt").is_file()
     assert (tmp_path / "out" / "last.pth").is_file() and (tmp_path / "out" / "results.json").is_file()
-    assert (tmp_path / "out" / "pretrain" / "soup.pth").is_file()
-    assert "sysu_all: rank-1" in capsys.readouterr().out
+    assert (tmp_path / "out" / "pretrain" / "soup.pth").is_file() and (tmp_path / "search.png").is_file()
+    out = capsys.readouterr().out
+    assert "| grayscale pixel matcher |" in out and "epoch 1/1  loss " in out

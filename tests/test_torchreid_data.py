@@ -61,7 +61,7 @@ def test_batch_size_must_match_k(sysu_root):
 def test_per_modality_augment_and_bad_images(sysu_root, tmp_path):
     root = tmp_path / "sysu"
     shutil.copytree(sysu_root, root)
-    dataset = SYSUMM01(root=str(root), augment=ModalityAugment.caj(64, 32), verbose=False)
+    dataset = SYSUMM01(root=str(root), augment=ModalityAugment.preset("caj", 64, 32), verbose=False)
     item = dataset[0]
     assert item["img"].shape == (3, 64, 32) and item["modality"] in (0, 1)
     bad = dataset.train[5][0]

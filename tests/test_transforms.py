@@ -69,7 +69,7 @@ def test_random_erasing_fills_one_rectangle_within_the_area_range():
 
 
 def test_pipelines_per_modality():
-    augment = ModalityAugment.caj(height=64, width=32)
+    augment = ModalityAugment.preset("caj", height=64, width=32)
     rgb = np.random.default_rng(1).integers(0, 255, (128, 64, 3), dtype=np.uint8)
     for modality in (0, 1):
         out = augment(rgb, modality)

@@ -1,6 +1,8 @@
 """Time the evaluator against torchreid's ``evaluate_rank`` (also the console script ``toplight-bench-eval``)."""
 
-from toplight_plugin.cli.bench_eval import main
+import sys
+
+from toplight_plugin.cli.console import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("bench_eval"))

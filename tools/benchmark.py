@@ -1,6 +1,8 @@
 """CPU benchmark of every TOPLight variant against AGW ResNet-50 (also the console script ``toplight-benchmark``)."""
 
-from toplight_plugin.cli.benchmark import main
+import sys
+
+from toplight_plugin.cli.console import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("benchmark"))

@@ -1,6 +1,8 @@
 """Run the demo on synthetic data (what `make demo` runs)."""
 
-from toplight_plugin.cli.demo import main
+import sys
+
+from toplight_plugin.cli.console import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("demo"))

@@ -1,6 +1,8 @@
 """Export a model to ONNX with a parity check (also the console script ``toplight-export``)."""
 
-from toplight_plugin.cli.export_onnx import main
+import sys
+
+from toplight_plugin.cli.console import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("export_onnx"))

@@ -1,6 +1,8 @@
 """Print the FLOPs table of every TOPLight variant (also the console script ``toplight-flops``)."""
 
-from toplight_plugin.cli.flops import main
+import sys
+
+from toplight_plugin.cli.console import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("flops"))

@@ -1,6 +1,8 @@
 """Grad-CAM maps before and after the FDR module (also the console script ``toplight-gradcam``)."""
 
-from toplight_plugin.cli.gradcam import main
+import sys
+
+from toplight_plugin.cli.console import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("gradcam"))

@@ -1,6 +1,8 @@
 """Write the synthetic datasets (also the console script ``toplight-make-synthetic``)."""
 
-from toplight_plugin.cli.make_synthetic import main
+import sys
+
+from toplight_plugin.cli.console import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("make_synthetic"))

@@ -1,6 +1,8 @@
 """Task-oriented pretraining and soup (also the console script ``toplight-pretrain``)."""
 
-from toplight_plugin.cli.pretrain_top import main
+import sys
+
+from toplight_plugin.cli.console import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("pretrain_top"))

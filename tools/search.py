@@ -1,6 +1,8 @@
 """Search a gallery with images of the other modality (also the console script ``toplight-search``)."""
 
-from toplight_plugin.cli.search import main
+import sys
+
+from toplight_plugin.cli.console import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("search"))

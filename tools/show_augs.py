@@ -1,6 +1,8 @@
 """Fig. 3 style grid of the task-oriented augmentations (also the console script ``toplight-show-augs``)."""
 
-from toplight_plugin.cli.show_augs import main
+import sys
+
+from toplight_plugin.cli.console import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("show_augs"))

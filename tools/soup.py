@@ -1,6 +1,8 @@
 """Merge the two pre-embedding groups of a TOP checkpoint (also the console script ``toplight-soup``)."""
 
-from toplight_plugin.cli.soup import main
+import sys
+
+from toplight_plugin.cli.console import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("soup"))

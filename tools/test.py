@@ -1,6 +1,8 @@
 """Evaluate a checkpoint with the published protocols (also the console script ``toplight-test``)."""
 
-from toplight_plugin.cli.test import main
+import sys
+
+from toplight_plugin.cli.console import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("test"))

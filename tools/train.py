@@ -1,6 +1,8 @@
 """Train a TOPLight model through torchreid's engine (also the console script ``toplight-train``)."""
 
-from toplight_plugin.cli.train import main
+import sys
+
+from toplight_plugin.cli.console import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("train"))

@@ -1,6 +1,8 @@
 """Fig. 4 style t-SNE of features (also the console script ``toplight-tsne``)."""
 
-from toplight_plugin.cli.tsne import main
+import sys
+
+from toplight_plugin.cli.console import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("tsne"))

@@ -14,6 +14,21 @@ import torch
 import torch.nn as nn
 
 
+def set_batchnorm_momentum(model: nn.Module, momentum: float | None) -> nn.Module:
+    """Set every BatchNorm's running-statistics momentum; ``None`` keeps each library's own.
+
+    torchvision's MobileNetV3 uses 0.01, meant for long ImageNet runs: after a short run from random weights the
+    running statistics still describe the first batches, so eval-mode features of different images nearly coincide.
+    """
+    if momentum is not None:
+        if not 0 < momentum <= 1:
+            raise ValueError(f"BatchNorm momentum must be in (0, 1], got {momentum}")
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.momentum = momentum
+    return model
+
+
 @torch.no_grad()
 def recalibrate_batchnorm(model: nn.Module, batches: Iterable[tuple]) -> nn.Module:
     """Reset every BatchNorm's running statistics to the exact average over ``batches``.

@@ -2,13 +2,15 @@
 
 SYSU-MM01: ``cam1..cam6/<4-digit id>/<4-digit n>.jpg`` with ``exp/{train,val,test}_id.txt``
 (one comma-separated line each); cams 1, 2, 4, 5 are visible, 3 and 6 infrared, and not
-every identity is seen by every camera. RegDB: ``Visible/<id>/*.bmp``, ``Thermal/<id>/*.bmp``
+every identity is seen by every camera (each visible camera with probability 0.6, each infrared one with 0.6, at
+least one of each). RegDB: ``Visible/<id>/*.bmp``, ``Thermal/<id>/*.bmp``
 and ``idx/{train,test}_{visible,thermal}_{t}.txt`` for trials 1..10. The renderer
-(synthetic_render.py) makes identity recoverable across modalities only from shape and texture.
+(synthetic_render.py) makes identity recoverable across modalities only from shared geometry.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +18,30 @@ import numpy as np
 from .synthetic_render import random_person, render_thermal, render_visible
 
 VISIBLE_CAMS, INFRARED_CAMS = (1, 2, 4, 5), (3, 6)
+# The SYSU-MM01-layout set the learning evidence is measured on (docs/learning.md): 280 training identities,
+# 60 test identities, 128 x 64 images.
+LEARNING_SET = dict(num_ids=340, splits=(240, 40, 60), images_per_cam=4, size=(128, 64))
 
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+MARKER = "SYNTHETIC.txt"
+
+
+def _fresh(root: str | Path) -> Path:
+    """An empty folder for a new set: a previous synthetic set there (it carries MARKER) is removed, so no file of
+    another seed survives; any other non-empty folder is refused rather than mixed with."""
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        if not (root / MARKER).is_file():
+            raise ValueError(f"{root} is not empty and holds no {MARKER}: not overwriting what is not a synthetic set")
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    (root / MARKER).write_text("written by toplight_plugin.core.synthetic; replaced whenever a new set is made here\n")
+    return root
 
 
 def _camera_look(cam: int) -> tuple[np.ndarray, float]:
@@ -47,12 +68,12 @@ def make_sysu(
     """Write a SYSU-MM01-layout dataset; ``splits`` = (train, val, test) identity counts."""
     _check(sum(splits) == num_ids, f"splits {splits} must sum to num_ids={num_ids}")
     _check(min(splits) >= 1 and images_per_cam >= 1, "every split and images_per_cam must be at least 1")
-    root = Path(root)
+    root = _fresh(root)
     rng = np.random.default_rng(seed)
     ids = np.arange(1, num_ids + 1)
     order = rng.permutation(ids)
     bounds = np.cumsum(splits)[:-1]
-    (root / "exp").mkdir(parents=True, exist_ok=True)
+    (root / "exp").mkdir()
     for name, part in zip(("train", "val", "test"), np.split(order, bounds), strict=True):
         (root / "exp" / f"{name}_id.txt").write_text(",".join(str(i) for i in sorted(part)) + "\n")
     for pid in ids:
@@ -78,7 +99,7 @@ def make_regdb(
     """Write a RegDB-layout dataset: each trial splits the identities half for training, half for testing."""
     _check(num_ids >= 2 and num_ids % 2 == 0, f"RegDB splits identities in halves: num_ids must be even, got {num_ids}")
     _check(images_per_modality >= 1 and trials >= 1, "images_per_modality and trials must be at least 1")
-    root = Path(root)
+    root = _fresh(root)
     rng = np.random.default_rng(seed)
     files: dict[int, dict[str, list[str]]] = {}
     for pid in range(1, num_ids + 1):
@@ -112,7 +133,7 @@ def make_imagefolder(
 ) -> Path:
     """Write a torchvision ImageFolder tree (``<class>/<n>.jpg``) of colour images, for pretraining."""
     _check(num_classes >= 1 and images_per_class >= 1, "num_classes and images_per_class must be at least 1")
-    root = Path(root)
+    root = _fresh(root)
     rng = np.random.default_rng(seed)
     for c in range(num_classes):
         person = random_person(rng)

@@ -1,10 +1,12 @@
 """Procedural people, rendered as a visible-light photo or as a thermal image.
 
-Identity lives in what both modalities show: body proportions, head size, the torso's
-pattern (stripes of some orientation, checks or dots, with its frequency and phase), the
-trousers' pattern and a bag. Colour exists only in the visible rendering; the thermal one
-maps the same pattern to intensity with its own curve, a warm body on a cool background,
-sensor noise and blur.
+Identity lives only in what both modalities show: build (shoulder width, head size, torso length), the top's
+pattern geometry (plain, horizontal / vertical / diagonal stripes, checks or dots, coarse or fine), trousers or
+shorts, striped or plain legs, a cap, a bag. Everything else varies per image: position, scale, leg spread, the
+pattern's phase, the side the bag is carried on, the background, every visible colour (clothes, skin, background)
+and every thermal intensity (each material's temperature, so the thermal contrast of the clothes is unrelated to
+their visible luminance and may be inverted). Neither a grayscale pixel matcher nor a colour histogram can match
+across modalities (docs/learning.md measures both); a network has to learn the shared geometry.
 """
 
 from __future__ import annotations
@@ -14,81 +16,88 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-PATTERNS = ("hstripes", "vstripes", "diagonal", "checks", "dots")
+PATTERNS = ("plain", "hstripes", "vstripes", "diagonal", "checks", "dots")
+WIDTHS = (0.42, 0.55, 0.68)  # shoulder width classes, fraction of the image width
+TORSOS = (0.28, 0.36)  # torso length classes, fraction of the image height
 
 
 @dataclass(frozen=True)
 class Person:
-    width: float  # shoulder width, fraction of the image width
+    width: float
     head: float  # head radius, fraction of the image height
-    torso: float  # torso length, fraction of the image height
+    torso: float
     pattern: str
-    frequency: float  # pattern cycles across the torso
-    phase: float
+    cycles: float  # pattern cycles across the torso (coarse 2.5 or fine 5)
+    shorts: bool
     legs_striped: bool
-    bag: int  # -1 left, 0 none, 1 right
-    top_colours: tuple[tuple[int, int, int], tuple[int, int, int]]
-    legs_colour: tuple[int, int, int]
-    skin: tuple[int, int, int]
+    cap: bool
+    bag: bool
 
 
 def random_person(rng: np.random.Generator) -> Person:
-    colour = lambda: tuple(int(c) for c in rng.integers(0, 256, 3))  # noqa: E731
+    """One identity: each attribute class drawn uniformly, with a little per-identity jitter on the sizes."""
     return Person(
-        width=float(rng.uniform(0.45, 0.75)),
-        head=float(rng.uniform(0.07, 0.11)),
-        torso=float(rng.uniform(0.28, 0.38)),
+        width=float(WIDTHS[rng.integers(len(WIDTHS))] + rng.uniform(-0.02, 0.02)),
+        head=float(rng.choice((0.075, 0.1)) + rng.uniform(-0.005, 0.005)),
+        torso=float(TORSOS[rng.integers(len(TORSOS))] + rng.uniform(-0.01, 0.01)),
         pattern=PATTERNS[int(rng.integers(len(PATTERNS)))],
-        frequency=float(rng.uniform(2.0, 6.0)),
-        phase=float(rng.uniform(0, 2 * np.pi)),
+        cycles=float(rng.choice((2.5, 5.0))),
+        shorts=bool(rng.integers(2)),
         legs_striped=bool(rng.integers(2)),
-        bag=int(rng.integers(-1, 2)),
-        top_colours=(colour(), colour()),
-        legs_colour=colour(),
-        skin=tuple(int(c) for c in rng.integers([150, 100, 70], [240, 200, 170])),
+        cap=bool(rng.integers(2)),
+        bag=bool(rng.integers(2)),
     )
 
 
-def _pattern(p: Person, h: int, w: int, top: float, bottom: float) -> np.ndarray:
-    """Pattern value in [0, 1] over the image, in torso coordinates (so it moves with the body)."""
+def _pattern(p: Person, h: int, w: int, box: tuple[float, float, float, float], phase: float) -> np.ndarray:
+    """Pattern value in {0, 1} over the image, in torso coordinates (so it moves and scales with the body)."""
+    left, top, right, bottom = box
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    u = (x - w / 2) / (p.width * w)  # -0.5..0.5 across the torso
-    v = (y - top) / max(bottom - top, 1.0)  # 0..1 down the torso
-    f, ph = p.frequency * 2 * np.pi, p.phase
+    u = (x - left) / max(right - left, 1.0)
+    v = (y - top) / max(bottom - top, 1.0)
+    f = p.cycles * 2 * np.pi
+    if p.pattern == "plain":
+        return np.zeros((h, w), np.float32)
     if p.pattern == "hstripes":
-        s = np.sin(f * v + ph)
+        s = np.sin(f * v + phase)
     elif p.pattern == "vstripes":
-        s = np.sin(f * u + ph)
-    elif p.pattern == "diagonal":
-        s = np.sin(f * (u + v) / np.sqrt(2) + ph)
+        s = np.sin(f * u + phase)
+    elif p.pattern == "diagonal":  # the orientation flips with the image, so it is not an identity cue
+        s = np.sin(f * (u + v) / np.sqrt(2) + phase)
     elif p.pattern == "checks":
-        s = np.sign(np.sin(f * u + ph)) * np.sign(np.sin(f * v + ph))
+        s = np.sin(f * u + phase) * np.sin(f * v + phase)
     else:  # dots
-        s = np.cos(f * u + ph) * np.cos(f * v + ph) * 2 - 1
+        s = np.cos(f * u + phase) * np.cos(f * v + phase) - 0.5
     return (s > 0).astype(np.float32)
 
 
-def _layout(p: Person, h: int, w: int, rng: np.random.Generator) -> dict:
-    """Body part masks after this image's nuisance: shift, scale, leg spread."""
-    scale = rng.uniform(0.9, 1.05)
-    cx = w / 2 + rng.uniform(-0.06, 0.06) * w
-    cy0 = h * (0.05 + rng.uniform(-0.02, 0.02))
+def _masks(p: Person, h: int, w: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Body-part masks in [0, 1] (HxWx1) after this image's nuisance: shift, scale, leg spread, bag side, phase."""
+    scale = rng.uniform(0.75, 1.05)
+    cx = w / 2 + rng.uniform(-0.15, 0.15) * w
     head_r = p.head * h * scale
-    head_c = (cx, cy0 + head_r)
-    top = head_c[1] + head_r
+    head_top = h * (0.03 + rng.uniform(-0.02, 0.08) + (1.05 - scale) * 0.5)
+    top = head_top + 2 * head_r
     bottom = top + p.torso * h * scale
     half = p.width * w * scale / 2
-    spread = rng.uniform(0.0, 0.12) * w
-    bx, by = cx + p.bag * half * 1.05, top + (bottom - top) * 0.45
-    feet = h * 0.97
+    feet = min(h * 0.98, bottom + (0.98 * h - bottom) * scale / 1.05)
+    knee = bottom + (feet - bottom) * 0.45
+    spread = rng.uniform(0.0, 0.1) * w
+    side = rng.choice((-1, 1))
+    bag_x = cx + side * (half + half * 0.2)
+    legs = [
+        [(cx - half * 0.85, bottom), (cx - 1, bottom), (cx - spread * 0.5, feet), (cx - half * 0.75 - spread, feet)],
+        [(cx + 1, bottom), (cx + half * 0.85, bottom), (cx + half * 0.75 + spread, feet), (cx + spread * 0.5, feet)],
+    ]
     shapes = {
-        "head": [("ellipse", [cx - head_r, head_c[1] - head_r, cx + head_r, head_c[1] + head_r])],
+        "head": [("ellipse", [cx - head_r, head_top, cx + head_r, top])],
+        "cap": [("rectangle", [cx - head_r * 1.3, head_top - 1, cx + head_r * 1.3, head_top + head_r * 0.8])]
+        if p.cap
+        else [],
         "torso": [("rectangle", [cx - half, top, cx + half, bottom])],
-        "legs": [
-            ("polygon", [(cx - half * 0.9, bottom), (cx - 2, bottom), (cx - spread, feet), (cx - half - spread, feet)]),
-            ("polygon", [(cx + 2, bottom), (cx + half * 0.9, bottom), (cx + half + spread, feet), (cx + spread, feet)]),
-        ],
-        "bag": [("rectangle", [bx - half * 0.25, by, bx + half * 0.25, bottom + (bottom - top) * 0.2])]
+        "legs": [("polygon", leg) for leg in legs],
+        "cloth_legs": [("polygon", leg) for leg in legs],
+        "bag": [("rectangle", [bag_x - half * 0.22, top + (bottom - top) * 0.35, bag_x + half * 0.22, bottom + 4])]
         if p.bag
         else [],
     }
@@ -98,11 +107,15 @@ def _layout(p: Person, h: int, w: int, rng: np.random.Generator) -> dict:
         draw = ImageDraw.Draw(canvas)
         for kind, xy in items:
             getattr(draw, kind)(xy, fill=255)
-        masks[part] = np.asarray(canvas, dtype=np.float32)[..., None] / 255
-    masks["pattern"] = _pattern(p, h, w, top, bottom)[..., None]
-    legs_v = np.mgrid[0:h, 0:w][0].astype(np.float32)[..., None]
-    masks["leg_stripes"] = (np.sin(legs_v / h * 40 + p.phase) > 0).astype(np.float32) if p.legs_striped else 0 * legs_v
-    return masks
+        masks[part] = np.asarray(canvas, dtype=np.float32) / 255
+    rows = np.arange(h, dtype=np.float32)[:, None]
+    if p.shorts:  # bare skin below the knee
+        masks["cloth_legs"] = masks["cloth_legs"] * (rows < knee)
+    stripes = (np.sin((rows - bottom) / max(feet - bottom, 1.0) * 2 * np.pi * 4 + rng.uniform(0, 2 * np.pi)) > 0)
+    masks["leg_stripes"] = masks["cloth_legs"] * stripes if p.legs_striped else np.zeros((h, w), np.float32)
+    box = (cx - half, top, cx + half, bottom)
+    masks["pattern"] = masks["torso"] * _pattern(p, h, w, box, rng.uniform(0, 2 * np.pi))
+    return {k: v[..., None] for k, v in masks.items()}
 
 
 def _compose(layers: list[tuple[np.ndarray, np.ndarray]], background: np.ndarray) -> np.ndarray:
@@ -112,34 +125,55 @@ def _compose(layers: list[tuple[np.ndarray, np.ndarray]], background: np.ndarray
     return out
 
 
+def _layers(m: dict[str, np.ndarray], value) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Paint order, back to front; ``value(part)`` gives each part's colour or intensity for this image."""
+    order = ("legs", "cloth_legs", "leg_stripes", "torso", "pattern", "bag", "head", "cap")
+    return [(m[part], value(part)) for part in order]
+
+
+def _contrasting(rng: np.random.Generator, channels: int, low: float, high: float, gap: float) -> np.ndarray:
+    """Two values per channel set whose mean levels differ by at least ``gap`` (so a pattern stays visible)."""
+    while True:
+        pair = rng.uniform(low, high, (2, channels))
+        if abs(pair[0].mean() - pair[1].mean()) >= gap:
+            return pair
+
+
 def render_visible(p: Person, size: tuple[int, int], rng: np.random.Generator, tint: np.ndarray) -> Image.Image:
-    """A colour photo: patterned clothes in the person's colours on a cluttered background."""
+    """A colour photo: this image's colours on the person's geometry, a cluttered background in the camera's tint."""
     h, w = size
-    m = _layout(p, h, w, rng)
-    bg = np.ones((h, w, 3), np.float32) * (tint + rng.uniform(-30, 30, 3))
-    for _ in range(3):  # background clutter
+    m = _masks(p, h, w, rng)
+    bg = np.ones((h, w, 3), np.float32) * np.clip(tint + rng.uniform(-40, 40, 3), 0, 255)
+    for _ in range(rng.integers(2, 5)):  # background clutter
         y0, x0 = rng.integers(0, h), rng.integers(0, w)
         bg[y0 : y0 + rng.integers(5, h // 3), x0 : x0 + rng.integers(5, w // 2)] = rng.uniform(0, 255, 3)
-    top = m["pattern"] * np.array(p.top_colours[0]) + (1 - m["pattern"]) * np.array(p.top_colours[1])
-    legs = np.array(p.legs_colour) * (1 - 0.5 * m["leg_stripes"])
-    img = _compose(
-        [(m["legs"], legs), (m["torso"], top), (m["head"], np.array(p.skin)), (m["bag"], np.full(3, 40.0))], bg
-    )
-    img = img * rng.uniform(0.75, 1.2) + rng.normal(0, 6, img.shape)
+    top = _contrasting(rng, 3, 0, 255, 60)
+    legs = _contrasting(rng, 3, 0, 255, 50)
+    skin = rng.uniform([120, 80, 50], [250, 210, 180])
+    colours = {
+        "legs": skin, "cloth_legs": legs[0], "leg_stripes": legs[1], "torso": top[0], "pattern": top[1],
+        "bag": rng.uniform(0, 255, 3), "head": skin, "cap": rng.uniform(0, 255, 3),
+    }  # fmt: skip
+    img = _compose(_layers(m, colours.get), bg)
+    img = img * rng.uniform(0.7, 1.25) + rng.normal(0, 6, img.shape)
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
 
 
 def render_thermal(p: Person, size: tuple[int, int], rng: np.random.Generator, ambient: float) -> Image.Image:
-    """A thermal image: warm body, the clothes' pattern as intensity, cool background, noise, blur."""
+    """A thermal image: warm skin, each material at this image's own temperature, cool background, noise, blur."""
     h, w = size
-    m = _layout(p, h, w, rng)
+    m = _masks(p, h, w, rng)
     y = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
-    bg = np.broadcast_to(ambient + 25 * y, (h, w, 1))
-    top = 215 - 75 * m["pattern"]  # the thermal curve inverts and compresses the visible contrast
-    legs = 175 - 45 * m["leg_stripes"]
-    img = _compose(
-        [(m["legs"], legs), (m["torso"], top), (m["head"], np.full(1, 245.0)), (m["bag"], np.full(1, ambient))], bg
-    )
-    img = img * rng.uniform(0.85, 1.1) + rng.normal(0, 8, img.shape)
-    gray = Image.fromarray(np.clip(img[..., 0], 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.8))
+    level = ambient + rng.uniform(-15, 15)
+    bg = np.broadcast_to(level + 25 * y, (h, w, 1))
+    top = _contrasting(rng, 1, 110, 235, 45)  # cloth temperatures: contrast and polarity free of the colours
+    legs = _contrasting(rng, 1, 110, 235, 40)
+    skin = rng.uniform(225, 250, 1)
+    values = {
+        "legs": skin, "cloth_legs": legs[0], "leg_stripes": legs[1], "torso": top[0], "pattern": top[1],
+        "bag": rng.uniform(level + 30, 150, 1), "head": skin, "cap": rng.uniform(level + 30, 200, 1),
+    }  # fmt: skip
+    img = _compose(_layers(m, values.get), bg)
+    img = img * rng.uniform(0.85, 1.1) + rng.normal(0, 7, img.shape)
+    gray = Image.fromarray(np.clip(img[..., 0], 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7))
     return gray.convert("RGB")  # three equal channels, as SYSU-MM01 stores infrared frames

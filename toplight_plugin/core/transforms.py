@@ -107,6 +107,14 @@ class AugmentOptions:
 
 CAJ_VISIBLE = AugmentOptions(channel_exchange=0.5)
 CAJ_INFRARED = AugmentOptions(channel_gray=1.0)
+FLIP_ONLY = AugmentOptions(pad=0, random_erasing=0.0)
+
+# toplight.augment name -> (visible, infrared) options
+PRESETS: dict[str, tuple[AugmentOptions, AugmentOptions]] = {
+    "caj": (CAJ_VISIBLE, CAJ_INFRARED),  # CAJ's channel augmentations on top of "basic"
+    "basic": (AugmentOptions(), AugmentOptions()),  # resize, pad-crop, flip, random erasing
+    "flip": (FLIP_ONLY, FLIP_ONLY),  # resize and flip: short from-scratch runs (docs/learning.md)
+}
 
 
 def train_transform(options: AugmentOptions, height: int = 288, width: int = 144) -> A.Compose:
@@ -143,14 +151,12 @@ class ModalityAugment:
         self._seeded_with = None
 
     @classmethod
-    def caj(cls, height: int = 288, width: int = 144) -> ModalityAugment:
-        return cls(train_transform(CAJ_VISIBLE, height, width), train_transform(CAJ_INFRARED, height, width))
-
-    @classmethod
-    def basic(cls, height: int = 288, width: int = 144) -> ModalityAugment:
-        """Resize, pad-crop, flip and random erasing on both modalities, no channel augmentation."""
-        basic = train_transform(AugmentOptions(), height, width)
-        return cls(basic, basic)
+    def preset(cls, name: str, height: int = 288, width: int = 144) -> ModalityAugment:
+        """A named pipeline pair of PRESETS."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown augmentation preset {name!r}; expected one of {sorted(PRESETS)}")
+        visible, infrared = PRESETS[name]
+        return cls(train_transform(visible, height, width), train_transform(infrared, height, width))
 
     def __call__(self, image: np.ndarray, modality: int):
         self._seeded_with = reseed(self.pipelines.values(), self._seeded_with)

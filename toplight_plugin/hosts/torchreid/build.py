@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from toplight_plugin.core.batchnorm import set_batchnorm_momentum
 from toplight_plugin.core.losses import IdentityTripletLoss
 from toplight_plugin.core.registry import WITHOUT_FDR, build
 from toplight_plugin.core.schedule import build_scheduler
-from toplight_plugin.core.transforms import ModalityAugment
+from toplight_plugin.core.transforms import PRESETS, ModalityAugment
 
 from . import compat
 from .datasets import dataset_options
@@ -15,19 +16,17 @@ from .engine import VIEngine
 from .protocols import ProtocolOptions
 from .register import register_all
 
-AUGMENTS = ("caj", "basic", "torchreid")
-
 
 def build_augment(cfg):
-    """``caj``: CAJ's channel augmentations; ``basic``: resize, pad-crop, flip, erasing; ``torchreid``: its own."""
-    height, width = cfg.data.height, cfg.data.width
-    if cfg.toplight.augment not in AUGMENTS:
-        raise ValueError(f"toplight.augment must be one of {AUGMENTS}, got {cfg.toplight.augment!r}")
-    if cfg.toplight.augment == "caj":
-        return ModalityAugment.caj(height, width)
-    if cfg.toplight.augment == "basic":
-        return ModalityAugment.basic(height, width)
-    return None
+    """A preset of core.transforms.PRESETS (``caj``, ``basic``, ``flip``), or ``torchreid``: its own
+    ``data.transforms``."""
+    if cfg.toplight.augment == "torchreid":
+        return None
+    if cfg.toplight.augment not in PRESETS:
+        raise ValueError(
+            f"toplight.augment must be one of {[*PRESETS, 'torchreid']}, got {cfg.toplight.augment!r}"
+        )
+    return ModalityAugment.preset(cfg.toplight.augment, cfg.data.height, cfg.data.width)
 
 
 def build_datamanager(cfg, use_gpu: bool):
@@ -75,7 +74,8 @@ def build_model(cfg, num_classes: int, weights: str = ""):
     if name.startswith("toplight_"):
         options["last_stride"] = cfg.toplight.last_stride
     pretrained = weights or cfg.model.load_weights or bool(cfg.model.pretrained)
-    return build(name, num_classes, loss="triplet", pretrained=pretrained, **options)
+    model = build(name, num_classes, loss="triplet", pretrained=pretrained, **options)
+    return set_batchnorm_momentum(model, cfg.toplight.bn_momentum)
 
 
 def build_optimizer(cfg, model) -> torch.optim.Optimizer:

@@ -85,6 +85,7 @@ def get_default_config() -> CN:
     cfg.toplight.triplet = "batch_hard"  # batch_hard (the paper) | wrt (AGW, margin-free)
     cfg.toplight.augment = "caj"  # caj | basic | torchreid (data.transforms)
     cfg.toplight.warmup_epochs = 5
+    cfg.toplight.bn_momentum = None  # None: each library's own (0.01 on torchvision's MobileNetV3); 0.1 from scratch
     cfg.toplight.sysu_mode = ["all", "indoor"]  # modes evaluated
     cfg.toplight.trials = 10  # SYSU-MM01 gallery trials 0..trials-1
     cfg.toplight.shots = 1

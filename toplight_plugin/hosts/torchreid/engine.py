@@ -3,7 +3,7 @@
 - ``forward_backward``: each sample's modality goes to the model; L = L_id + γ L_tri (§3.4); AMP on CUDA.
 - ``train`` (one epoch): seeds the epoch from (seed, epoch) before torchreid's loop and writes a checkpoint after
   it, so a run killed at any point and resumed from its last checkpoint replays the same batches and augmentations.
-- ``_evaluate``: the published protocols (protocols.py) instead of torchreid's Market rule; ``results.json``.
+- ``_evaluate``: the published protocols (protocols.PublishedProtocol) instead of torchreid's Market rule.
 - ``save_model``: atomic checkpoints with plain Python floats, loadable with ``weights_only=True``.
 Under ``torchrun`` the model is wrapped in DistributedDataParallel, each rank trains on its sampler share, features
 are extracted in shards and gathered, and only rank 0 writes checkpoints, logs and results.
@@ -11,7 +11,7 @@ are extracted in shards and gathered, and only rank 0 writes checkpoints, logs a
 
 from __future__ import annotations
 
-import json
+import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -24,29 +24,53 @@ from toplight_plugin.core.losses import IdentityTripletLoss
 from toplight_plugin.core.seeding import seed_epoch
 
 from . import compat, distributed
-from .protocols import ProtocolOptions, evaluate_dataset
+from .protocols import ProtocolOptions, PublishedProtocol
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class ProgressLoader:
-    """The training loader seen through a tqdm bar (torchreid's loop only iterates it and asks its length)."""
+    """The training loader seen through a tqdm bar (torchreid's loop only iterates it and asks its length); the bar
+    shows the epoch's running loss and accuracy, and the epoch ends with one log line."""
 
     def __init__(self, loader, engine):
         self.loader, self.engine = loader, engine
         self.sampler = loader.sampler
+        self.bar, self.sums, self.count = None, {}, 0
 
     def __len__(self):
         return len(self.loader)
 
     def __iter__(self):
         description = f"epoch {self.engine.epoch + 1}/{self.engine.max_epoch}"
-        yield from tqdm(
+        self.sums, self.count, start = {}, 0, time.time()
+        self.bar = tqdm(
             self.loader, desc=description, leave=False, dynamic_ncols=True, disable=not distributed.is_main()
         )
+        yield from self.bar
+        means, lr, epoch = self.means(), self.engine.get_current_lr(), self.engine.epoch + 1
+        print(
+            f"epoch {epoch}/{self.engine.max_epoch}  loss {means.get('loss', float('nan')):.4f}  "
+            f"acc {means.get('acc', float('nan')):.1f} %  lr {lr:.2e}  {time.time() - start:.0f} s"
+        )
+        if self.engine.writer is not None:  # one point per epoch, what docs/learning.md plots
+            for key, value in {**means, "lr": lr}.items():
+                self.engine.writer.add_scalar(f"Epoch/{key}", value, epoch)
+
+    def update(self, summary: dict[str, float]) -> None:
+        """Add one batch's losses to the epoch's running means shown on the bar."""
+        for key, value in summary.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value
+        self.count += 1
+        means = self.means()
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{means['loss']:.3f}", acc=f"{means['acc']:.1f}", refresh=False)
+
+    def means(self) -> dict[str, float]:
+        return {key: value / max(self.count, 1) for key, value in self.sums.items()}
 
 
-class VIEngine(compat.torchreid().engine.Engine):
+class VIEngine(PublishedProtocol, compat.torchreid().engine.Engine):
     def __init__(
         self,
         datamanager,
@@ -105,6 +129,8 @@ class VIEngine(compat.torchreid().engine.Engine):
         self.scaler.update()
         summary = {name: value.item() for name, value in losses.items()}
         summary["acc"] = (logits.argmax(dim=1) == pids).float().mean().item() * 100
+        if isinstance(self.train_loader, ProgressLoader):
+            self.train_loader.update(summary)
         return summary
 
     def train(self, **kwargs):
@@ -164,26 +190,4 @@ class VIEngine(compat.torchreid().engine.Engine):
 
     def _evaluate(self, dataset_name="", query_loader=None, gallery_loader=None, **kwargs):
         distributed.sync_buffers(self.net)  # the statistics rank 0 saves are the ones every shard uses
-        transform = self.datamanager.transform_te
-        results = evaluate_dataset(
-            query_loader.dataset,
-            query_loader,
-            gallery_loader,
-            self.extract,
-            transform,
-            self.protocol,
-            batch_size=query_loader.batch_size,
-        )
-        self.last_results = {**getattr(self, "last_results", {}), **results}
-        if not distributed.is_main():
-            return float(next(iter(results.values()))["rank1"]), 0.0
-        self.save_dir.mkdir(parents=True, exist_ok=True)
-        (self.save_dir / "results.json").write_text(json.dumps(self.last_results, indent=2))
-        for protocol, summary in results.items():
-            print(f"{protocol}: " + ", ".join(f"{k} {v:.2f}" for k, v in summary.items() if k != "trials"))
-            if self.writer is not None:
-                for key, value in summary.items():
-                    if key != "trials":
-                        self.writer.add_scalar(f"Test/{protocol}/{key}", value, self.epoch)
-        first = next(iter(results.values()))
-        return float(first["rank1"]), float(first.get("mAP", 0.0))
+        return PublishedProtocol._evaluate(self, dataset_name, query_loader, gallery_loader, **kwargs)

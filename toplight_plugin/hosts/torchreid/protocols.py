@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,6 +15,8 @@ import torch.nn.functional as F
 from toplight_plugin.core.data import sysu_mm01
 from toplight_plugin.core.data.images import read_image
 from toplight_plugin.evaluation import FeatureDistances, evaluate_face, evaluate_regdb, evaluate_sysu
+
+from . import distributed
 
 RANKS = (1, 10, 20)
 
@@ -98,3 +101,36 @@ def evaluate_dataset(
             }
         }
     raise ValueError(f"{type(dataset).__name__} is not one of the plugin's datasets; no VI protocol to run")
+
+
+class PublishedProtocol:
+    """A torchreid engine mixin: ``_evaluate`` runs the published protocol of the plugin's dataset instead of
+    torchreid's Market rule, prints and logs (``Test/<protocol>/<metric>``) its figures and writes ``results.json``.
+
+    The engine provides ``extract(loader)`` (L2-normalised features, pids, camids), ``protocol``
+    (ProtocolOptions) and ``save_dir``.
+    """
+
+    def _evaluate(self, dataset_name="", query_loader=None, gallery_loader=None, **kwargs):
+        results = evaluate_dataset(
+            query_loader.dataset,
+            query_loader,
+            gallery_loader,
+            self.extract,
+            self.datamanager.transform_te,
+            self.protocol,
+            batch_size=query_loader.batch_size,
+        )
+        self.last_results = {**getattr(self, "last_results", {}), **results}
+        first = next(iter(results.values()))
+        if not distributed.is_main():
+            return float(first["rank1"]), 0.0
+        self.save_dir.mkdir(parents=True, exist_ok=True)
+        (self.save_dir / "results.json").write_text(json.dumps(self.last_results, indent=2))
+        for protocol, summary in results.items():
+            print(f"{protocol}: " + ", ".join(f"{k} {v:.2f}" for k, v in summary.items() if k != "trials"))
+            if self.writer is not None:
+                for key, value in summary.items():
+                    if key != "trials":
+                        self.writer.add_scalar(f"Test/{protocol}/{key}", value, self.epoch)
+        return float(first["rank1"]), float(first.get("mAP", 0.0))

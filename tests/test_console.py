@@ -1,0 +1,40 @@
+"""Every installed console script: exit 0 on success, 2 with one line on a user's mistake, no traceback."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"])
+
+
+def _script(name: str) -> str:
+    path = Path(sys.executable).parent / name
+    if not path.is_file():
+        pytest.skip(f"{name} is not installed next to {sys.executable} (pip install -e . installs it)")
+    return str(path)
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_help_exits_zero(name):
+    done = subprocess.run([_script(name), "--help"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "usage:" in done.stdout, done.stderr
+
+
+def test_success_exits_zero_and_a_mistake_is_one_line(tmp_path):
+    made = subprocess.run([_script("toplight-make-synthetic"), "--dataset", "regdb", "--regdb-ids", "4", "--root",
+                           str(tmp_path)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert made.returncode == 0 and "regdb: 80 images" in made.stdout, made.stderr
+    bad = subprocess.run([_script("toplight-train"), "--config-file", str(tmp_path / "missing.yaml")],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    expected = f"toplight-train: error: config file {tmp_path / 'missing.yaml'} does not exist"
+    assert bad.stderr.strip().splitlines() == [expected]
+
+
+def test_tools_scripts_use_the_same_runner():
+    for tool in sorted((ROOT / "tools").glob("*.py")):
+        assert 'sys.exit(run("' in tool.read_text(), tool
