@@ -1,14 +1,17 @@
 """The VI engine inside torchreid: losses, one epoch, checkpoints, the test tool, configs."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
 import toplight_plugin
+from toplight_plugin.cli import curves as curves_tool
 from toplight_plugin.cli import test as test_tool
 from toplight_plugin.cli import train as train_tool
+from toplight_plugin.core.curves import read_curves
 from toplight_plugin.core.losses import IdentityTripletLoss, batch_hard_triplet
 from toplight_plugin.core.pretrain import get_default_config as pretrain_defaults
 from toplight_plugin.hosts.torchreid import compat
@@ -74,7 +77,13 @@ def test_one_epoch_then_the_test_tool(sysu_root, tmp_path, capsys):
         assert set(summary) == {"rank1", "rank10", "rank20", "mAP", "mINP", "trials"} and len(summary["trials"]) == 2
         assert 0 <= summary["rank1"] <= 100 and isinstance(summary["mAP"], float)
     assert json.loads((save / "results.json").read_text()) == results
-    assert "| sysu_all | mean |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| sysu_all | mean |" in out and re.search(r"epoch 1/1  loss \d+\.\d{4}  acc \d+\.\d %  lr ", out)
+    curves = read_curves(save)
+    assert [epoch for epoch, _ in curves["Epoch/loss"]] == [1] and curves["Epoch/acc"][0][1] >= 0
+    assert [epoch for epoch, _ in curves["Test/sysu_all/rank1"]] == [1]
+    picture = curves_tool.main([str(save), "--output", str(tmp_path / "curves.png")])
+    assert picture.stat().st_size > 0
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(p.parents[2])))
@@ -89,7 +98,7 @@ def test_every_config_loads_and_names_registered_things(config):
         if cfg.model.load_weights.startswith("output/pretrain/"):  # a soup some pretraining config produces
             producer = Path(cfg.model.load_weights).parent.name
             assert (ROOT / "configs" / "pretrain" / f"{producer}.yaml").is_file()
-    assert cfg.model.name in toplight_plugin.MODELS
+    assert cfg.model.name in compat.model_factory()  # the plugin's models are registered there too
 
 
 def test_config_count_covers_the_paper_tables():

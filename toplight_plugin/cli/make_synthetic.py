@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from toplight_plugin.core.synthetic import LEARNING_SET, make_imagefolder, make_regdb, make_sysu
+from PIL import Image
+
+from toplight_plugin.core.synthetic import LEARNING_SET, make_imagefolder, make_regdb, make_sysu, preview
 
 FOLDERS = {"sysu": "SYSU-MM01", "regdb": "RegDB", "imagefolder": "imagefolder"}
 
@@ -15,7 +17,7 @@ FOLDERS = {"sysu": "SYSU-MM01", "regdb": "RegDB", "imagefolder": "imagefolder"}
 def main(argv: list[str] | None = None) -> dict[str, Path]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--root", type=Path, default=Path("data/synthetic"))
-    parser.add_argument("--dataset", choices=(*FOLDERS, "all"), default="all")
+    parser.add_argument("--dataset", choices=(*FOLDERS, "all", "none"), default="all", help="none: --preview only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sysu-ids", type=int, nargs=3, default=LEARNING_SET["splits"],
                         metavar=("TRAIN", "VAL", "TEST"))  # fmt: skip
@@ -23,6 +25,7 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     parser.add_argument("--size", type=int, nargs=2, default=LEARNING_SET["size"], metavar=("HEIGHT", "WIDTH"))
     parser.add_argument("--regdb-ids", type=int, default=20)
     parser.add_argument("--classes", type=int, default=10, help="ImageFolder classes")
+    parser.add_argument("--preview", type=Path, help="also write a PNG: 8 identities x (4 visible + 4 infrared)")
     args = parser.parse_args(argv)
     size = tuple(args.size)
     makers = {
@@ -31,7 +34,7 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
         "regdb": lambda root: make_regdb(root, num_ids=args.regdb_ids, size=size, seed=args.seed),
         "imagefolder": lambda root: make_imagefolder(root, num_classes=args.classes, seed=args.seed),
     }  # fmt: skip
-    chosen = list(makers) if args.dataset == "all" else [args.dataset]
+    chosen = {"all": list(makers), "none": []}.get(args.dataset, [args.dataset])
     written = {}
     for name in chosen:
         try:
@@ -41,6 +44,10 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
         count = sum(1 for p in root.rglob("*") if p.suffix in (".jpg", ".bmp"))
         print(f"{name}: {count} images under {root}")
         written[name] = root
+    if args.preview:
+        args.preview.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(preview(size=size, seed=args.seed)).save(args.preview)
+        print(f"preview: {args.preview}")
     return written
 
 

@@ -21,8 +21,8 @@ def set_batchnorm_momentum(model: nn.Module, momentum: float | None) -> nn.Modul
     running statistics still describe the first batches, so eval-mode features of different images nearly coincide.
     """
     if momentum is not None:
-        if not 0 < momentum <= 1:
-            raise ValueError(f"BatchNorm momentum must be in (0, 1], got {momentum}")
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 < momentum <= 1:
+            raise ValueError(f"BatchNorm momentum must be a number in (0, 1] (None: the library's), got {momentum!r}")
         for m in model.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.momentum = momentum

@@ -142,3 +142,15 @@ def make_imagefolder(
         for n in range(images_per_class):
             _render(person, VISIBLE_CAMS[n % len(VISIBLE_CAMS)], size, rng).save(folder / f"{n:03d}.jpg", quality=90)
     return root
+
+
+def preview(num_ids: int = 8, per_modality: int = 4, size: tuple[int, int] = (128, 64), seed: int = 0) -> np.ndarray:
+    """One row per identity: ``per_modality`` visible images (cameras 1, 2, 4, 5 in turn), then as many infrared
+    ones (cameras 3, 6), as an RGB uint8 array; what the renderer draws, at a glance."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(num_ids):
+        person = random_person(rng)
+        cams = [VISIBLE_CAMS[n % 4] for n in range(per_modality)] + [INFRARED_CAMS[n % 2] for n in range(per_modality)]
+        rows.append(np.concatenate([np.asarray(_render(person, cam, size, rng)) for cam in cams], axis=1))
+    return np.concatenate(rows, axis=0)

@@ -73,8 +73,8 @@ def _pattern(p: Person, h: int, w: int, box: tuple[float, float, float, float], 
 
 def _masks(p: Person, h: int, w: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Body-part masks in [0, 1] (HxWx1) after this image's nuisance: shift, scale, leg spread, bag side, phase."""
-    scale = rng.uniform(0.75, 1.05)
-    cx = w / 2 + rng.uniform(-0.15, 0.15) * w
+    scale = rng.uniform(0.7, 1.05)
+    cx = w / 2 + rng.uniform(-0.18, 0.18) * w
     head_r = p.head * h * scale
     head_top = h * (0.03 + rng.uniform(-0.02, 0.08) + (1.05 - scale) * 0.5)
     top = head_top + 2 * head_r
@@ -149,7 +149,7 @@ def render_visible(p: Person, size: tuple[int, int], rng: np.random.Generator, t
         bg[y0 : y0 + rng.integers(5, h // 3), x0 : x0 + rng.integers(5, w // 2)] = rng.uniform(0, 255, 3)
     top = _contrasting(rng, 3, 0, 255, 60)
     legs = _contrasting(rng, 3, 0, 255, 50)
-    skin = rng.uniform([120, 80, 50], [250, 210, 180])
+    skin = rng.uniform([45, 30, 20], [250, 215, 190])  # dark to light tones: no brightness cue shared with infrared
     colours = {
         "legs": skin, "cloth_legs": legs[0], "leg_stripes": legs[1], "torso": top[0], "pattern": top[1],
         "bag": rng.uniform(0, 255, 3), "head": skin, "cap": rng.uniform(0, 255, 3),
