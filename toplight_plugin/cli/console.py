@@ -8,7 +8,8 @@ import importlib
 import os
 import sys
 
-USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
+               FloatingPointError)  # fmt: skip
 TOOLS = ("bench_eval", "benchmark", "curves", "demo", "export_onnx", "flops", "gradcam", "make_synthetic",
          "pretrain_top", "reference", "search", "show_augs", "soup", "test", "train", "tsne")  # fmt: skip
 

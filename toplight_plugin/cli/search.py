@@ -55,14 +55,22 @@ def plot_rankings(rankings: list[Ranking], output: Path, query_modality: str) ->
     return save_png(figure, output)
 
 
+def positive(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> list[Ranking]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gallery", required=True, nargs="+", help="gallery image folders (searched recursively)")
     parser.add_argument("--query", required=True, nargs="+", help="query image files or folders")
     parser.add_argument("--gallery-modality", choices=sorted(MODALITIES), default="visible")
-    parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--top-k", type=positive, default=10)
     parser.add_argument("--onnx", default="", help="an exported graph (toplight-export) instead of a checkpoint")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=positive, default=32)
     parser.add_argument("--output", type=Path, default=Path("output/search"), help="folder for results.png/.json")
     add_model_arguments(parser)
     args = parser.parse_args(argv)

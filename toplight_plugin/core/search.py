@@ -26,6 +26,7 @@ class GalleryIndex:
     1 - cosine similarity, so 0 is the same descriptor and 2 the opposite one."""
 
     def __init__(self, features: np.ndarray):
+        _check_finite(features, "gallery")
         self.index = faiss.IndexFlatIP(features.shape[1])
         self.index.add(np.ascontiguousarray(features, dtype=np.float32))
 
@@ -34,8 +35,19 @@ class GalleryIndex:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(distances, gallery indices), each Q x min(k, gallery size), nearest first."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        _check_finite(queries, "query")
         similarity, order = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, len(self)))
+        if (order < 0).any():  # faiss pads with -1 where it found fewer neighbours; never index with it
+            raise ValueError(f"the index returned fewer than {min(k, len(self))} neighbours for some queries")
         return 1.0 - similarity, order
+
+
+def _check_finite(features: np.ndarray, what: str) -> None:
+    bad = ~np.isfinite(features).all(axis=1)
+    if bad.any():
+        raise ValueError(f"{int(bad.sum())} {what} feature(s) not finite (NaN or inf), first row {int(bad.argmax())}")
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from toplight_plugin.core.data.records import Record
@@ -15,6 +16,12 @@ class BadImageError(OSError):
 
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+HIGH_BIT_DEPTH = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I": 65535}  # mode -> full-scale value
+
+
+def is_image(path: Path) -> bool:
+    """An image by its suffix and not a hidden file (macOS writes ``._name.jpg`` beside copied images)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
 def list_images(source: str | Path) -> list[Path]:
@@ -24,16 +31,20 @@ def list_images(source: str | Path) -> list[Path]:
         return [source]
     if not source.is_dir():
         raise FileNotFoundError(f"{source}: no such image file or folder")
-    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in source.rglob("*") if p.is_file() and is_image(p))
     if not files:
         raise FileNotFoundError(f"{source}: no images ({', '.join(IMAGE_SUFFIXES)}) under it")
     return files
 
 
 def read_image(path: str) -> Image.Image:
-    """The image as RGB (infrared images are stored with three equal channels or as grayscale)."""
+    """The image as 8-bit RGB (infrared images are stored with three equal channels or as grayscale). 16-bit
+    grayscale, as thermal sensors write it, is scaled from its full range to 0-255 rather than clipped at 255."""
     try:
         with Image.open(path) as image:
+            if image.mode in HIGH_BIT_DEPTH:
+                scaled = np.asarray(image, dtype=np.float64) * (255 / HIGH_BIT_DEPTH[image.mode])
+                return Image.fromarray(np.clip(scaled.round(), 0, 255).astype(np.uint8)).convert("RGB")
             return image.convert("RGB")
     except (OSError, SyntaxError, ValueError) as error:
         raise BadImageError(f"cannot read image {path}: {error}") from error

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from toplight_plugin.core.data.images import is_image
 from toplight_plugin.core.data.records import INFRARED, VISIBLE, Record, read_id_line, relabel, require
 
 VISIBLE_CAMS, INFRARED_CAMS = (1, 2, 4, 5), (3, 6)
@@ -42,9 +43,12 @@ def _ids(root: Path, split: str) -> list[int]:
 
 
 def _files(root: Path, cam: int, pid: int) -> list[str]:
-    """Sorted file names of one identity in one camera; [] when the camera never saw that identity."""
+    """Sorted image file names of one identity in one camera (``Thumbs.db``, ``.DS_Store`` and other non-images left
+    out); [] when the camera never saw that identity."""
     folder = root / f"cam{cam}" / f"{pid:04d}"
-    return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and is_image(p))
 
 
 def _record(root: Path, cam: int, pid: int, name: str) -> Record:

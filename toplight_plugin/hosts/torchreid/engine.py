@@ -104,6 +104,8 @@ class VIEngine(PublishedProtocol, compat.torchreid().engine.Engine):
             raise ValueError(f"toplight.amp must be off, bf16 or fp16, got {amp!r}")
         self.amp = AMP_DTYPES.get(amp) if self.device.type == "cuda" else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp is torch.float16)
+        if checkpoint_every < 1:
+            raise ValueError(f"toplight.checkpoint_every must be at least 1 (epochs), got {checkpoint_every}")
         self.checkpoint_every, self.protocol = checkpoint_every, protocol or ProtocolOptions()
         self.max_epoch = 0
         if self.train_loader is not None:
@@ -123,6 +125,12 @@ class VIEngine(PublishedProtocol, compat.torchreid().engine.Engine):
         with self._autocast():
             logits, features = self.model(imgs, modality)
         losses = self.criterion(logits, features, pids)
+        if not torch.isfinite(losses["loss"]):  # before the step: the weights and the last checkpoint stay good
+            raise FloatingPointError(
+                f"training diverged: loss {losses['loss'].item()} at epoch {self.epoch + 1}, batch {self.batch_idx + 1}"
+                f"; stopped before updating the weights, the last good checkpoint is {self.save_dir / checkpoint.LAST}"
+                " (lower train.lr or raise toplight.warmup_epochs, then --resume)"
+            )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
         self.scaler.step(self.optimizer)

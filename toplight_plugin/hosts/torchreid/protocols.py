@@ -28,6 +28,16 @@ class ProtocolOptions:
     shots: int = 1
     rand_perm: str = ""
 
+    def __post_init__(self):
+        """Checked when the engine is built, not at the first evaluation after hours of training."""
+        modes = tuple(sysu_mm01.GALLERY_CAMS)
+        if not self.sysu_modes or any(mode not in modes for mode in self.sysu_modes):
+            raise ValueError(f"toplight.sysu_mode: expected a non-empty list of {modes}, got {list(self.sysu_modes)}")
+        if self.trials < 1:
+            raise ValueError(f"toplight.trials must be at least 1, got {self.trials}")
+        if self.shots not in (1, sysu_mm01.MULTI_SHOT):
+            raise ValueError(f"toplight.shots must be 1 or {sysu_mm01.MULTI_SHOT}, got {self.shots}")
+
 
 class RecordImages(torch.utils.data.Dataset):
     """Images of parser records with torchreid's test transform, in the item format of the adapters."""

@@ -27,6 +27,8 @@ def build_cross_modality_sampler(data_source, batch_size: int, num_instances: in
             "buaa_visnir) and a single training source; this training set has none (another dataset, or several "
             "sources combined by torchreid)"
         )
+    if num_instances < 1:
+        raise ValueError(f"{NAME}: sampler.num_instances must be at least 1, got {num_instances}")
     if batch_size % (2 * num_instances):
         raise ValueError(
             f"{NAME}: train.batch_size ({batch_size}) must be a multiple of 2 x sampler.num_instances "
