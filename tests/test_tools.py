@@ -9,20 +9,24 @@ from toplight_plugin.core.flops import count_mflops, to_markdown
 
 
 def test_fdr_cost_is_the_transposed_convolutions_plus_the_attention_mlp():
-    """Documented cost: C^2 * 2HW multiply-adds for the two dense transposed convolutions (+ W1, W2)."""
-    plain = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=1, fdr=None)
-    full = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=1)
-    c, h, w = 24, 36, 18  # Block4 of MobileNetV3-S at 288x144
-    expected = c * c * 2 * h * w + 2 * c * (c // 4) + (c // 4) * c
-    assert (count_mflops(full) - count_mflops(plain)) * 1e6 == pytest.approx(expected, rel=1e-6)
+    """Documented costs (docs/models.md), multiply-adds at MobileNetV3-S's 24 x 36 x 18 Block4 map. Spatial reading:
+    C^2 (H + W) for the two profile rebuilds, 2 C (H + W) for their BatchNorms (fvcore counts 2 per element), and
+    W1 (2C -> C/4), W2 (C/4 -> C) at each of the H W positions. Literal reading: C^2 * 2HW for the two dense
+    transposed convolutions, W1 and W2 once."""
+    plain = count_mflops(toplight_plugin.build("toplight_mobilenetv3_small", num_classes=1, fdr=None))
+    c, h, w = 24, 36, 18
+    spatial = c * c * (h + w) + 2 * c * (h + w) + (2 * c * (c // 4) + (c // 4) * c) * h * w
+    literal = c * c * 2 * h * w + 2 * c * (c // 4) + (c // 4) * c
+    for reading, expected in (("spatial", spatial), ("literal", literal)):
+        model = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=1, fdr_reading=reading)
+        assert (count_mflops(model) - plain) * 1e6 == pytest.approx(expected, rel=1e-6)
 
 
 def test_markdown_table_and_section_replacement(tmp_path):
-    row = dict(
-        model="m", mparams=1.0, fdr_mparams=0.1, mflops_plain=10.0, mflops=12.0, paper_plain=11, paper_top_fdr=20
-    )
-    table = to_markdown([dict(row, ratio=0.6)])
-    assert "| m | 1.0 | 0.1 | 10.0 | 12.0 | 11 | 20 | 0.6 |" in table
+    row = dict(model="m", mparams=1.0, mflops_plain=10.0, fdr_mflops_spatial=0.3, fdr_mparams_spatial=0.01,
+               fdr_mflops_literal=0.7, fdr_mparams_literal=0.08, paper_plain=11, paper_top_fdr=20)  # fmt: skip
+    table = to_markdown([row])
+    assert "| m | 1.0 | 10.0 | 0.3 / 0.01 | 0.7 / 0.08 | 11 | 20 | +9 |" in table
     doc = tmp_path / "doc.md"
     doc.write_text("intro\n<!-- flops:begin -->\nold\n<!-- flops:end -->\noutro\n")
     replace_section(doc, "flops", table)

@@ -27,11 +27,14 @@ class FDROptions:
     attention: str = "sa"
     upsample: bool = True
     groups: int = 1
+    reading: str = "spatial"
 
     @classmethod
     def from_kwargs(cls, **kwargs) -> FDROptions:
-        """Factory keywords ``fdr``, ``fdr_sigma``, ``fdr_mu``, ``fdr_attention``, ``fdr_upsample``, ``fdr_groups``."""
-        fields = {"fdr": "spatial"} | {f"fdr_{n}": n for n in ("sigma", "mu", "attention", "upsample", "groups")}
+        """Factory keywords ``fdr``, ``fdr_sigma``, ``fdr_mu``, ``fdr_attention``, ``fdr_upsample``, ``fdr_groups``,
+        ``fdr_reading``."""
+        names = ("sigma", "mu", "attention", "upsample", "groups", "reading")
+        fields = {"fdr": "spatial"} | {f"fdr_{n}": n for n in names}
         unknown = sorted(set(kwargs) - set(fields))
         if unknown:
             raise TypeError(f"unknown model option(s) {unknown}; FDR options are {sorted(fields)}")
@@ -67,7 +70,8 @@ def assemble(
     channels, map_size, feat_dim = _probe(stem, pre, post, in_chans, size)
     neck = None
     if fdr.spatial is not None:
-        neck = FDR(channels, map_size, fdr.sigma, fdr.mu, fdr.spatial, fdr.attention, fdr.upsample, fdr.groups)
+        neck = FDR(channels, map_size, fdr.sigma, fdr.mu, fdr.spatial, fdr.attention, fdr.upsample, fdr.groups,
+                   fdr.reading)  # fmt: skip
     backbone = DualPathNet(stem, pre, post, neck, pre_groups)
     return ReIDNet(backbone, head_fn(feat_dim), loss)
 

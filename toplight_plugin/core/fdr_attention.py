@@ -1,4 +1,5 @@
-"""Channel-relation reasoning inside the FDR: the paper's shuffle attention and its Table 5(b) rivals.
+"""Channel-relation reasoning inside the FDR: the paper's shuffle attention (per position in the spatial reading, on
+GAP(D) in the literal one) and its Table 5(b) rivals.
 
 Every variant maps the fused directional features D (Eq. 9) and the Block4 features Z to
 the refinement D_hat that Eq. 11 adds to Z.
@@ -44,6 +45,26 @@ class ShuffleAttention(nn.Module):
         return self.mlp(d.mean(dim=(2, 3)))[:, :, None, None]  # Eq. 10, broadcast over H x W in Eq. 11
 
 
+class PositionShuffleAttention(nn.Module):
+    """Eq. 9 (shuffle) and Eq. 10 in the spatial reading: D_hat = W2 ReLU(W1 Shuffle(D)) at every position of the
+    map (W1, W2 as bias-free 1x1 convolutions), so the refinement varies over H x W with D."""
+
+    def __init__(self, in_channels: int, channels: int, groups: int, shuffle: bool = True):
+        super().__init__()
+        self.groups = groups if shuffle else 1
+        hidden = max(1, channels // 4)
+        self.mlp = nn.Sequential(
+            nn.Conv2d(in_channels, hidden, 1, bias=False),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, channels, 1, bias=False),
+        )
+
+    def forward(self, d: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        if self.groups > 1:
+            d = channel_shuffle(d, self.groups)  # Eq. 9
+        return self.mlp(d)  # Eq. 10 at every position
+
+
 class SEAttention(nn.Module):
     """Squeeze-and-excitation (Hu et al.): sigmoid channel weights from D re-weight Z."""
 
@@ -70,11 +91,13 @@ class CBAMAttention(nn.Module):
         return torch.sigmoid(self.spatial(pooled)) * zc
 
 
-def build_attention(kind: str, in_channels: int, channels: int, groups: int) -> nn.Module:
+def build_attention(kind: str, in_channels: int, channels: int, groups: int, per_position: bool = False) -> nn.Module:
+    """``per_position``: the shuffle attention of the spatial reading (SE and CBAM are the same in both)."""
+    shuffle_attention = PositionShuffleAttention if per_position else ShuffleAttention
     if kind == "sa":
-        return ShuffleAttention(in_channels, channels, groups, shuffle=True)
+        return shuffle_attention(in_channels, channels, groups, shuffle=True)
     if kind == "sa_noshuffle":
-        return ShuffleAttention(in_channels, channels, groups, shuffle=False)
+        return shuffle_attention(in_channels, channels, groups, shuffle=False)
     if kind == "se":
         return SEAttention(in_channels, channels)
     if kind == "cbam":

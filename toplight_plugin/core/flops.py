@@ -43,37 +43,33 @@ def count_mparams(model: nn.Module) -> float:
 
 
 def flops_table(size: tuple[int, int] = (288, 144)) -> list[dict]:
-    """One row per Table 4 variant: our counts without and with the FDR, and the paper's."""
+    """One row per Table 4 variant: our counts without the FDR, what each FDR reading adds, and the paper's."""
     from .registry import build
 
     rows = []
     for name, (paper_base, paper_top) in PAPER_MFLOPS.items():
         plain = build(name, num_classes=1, fdr=None, height=size[0], width=size[1])
-        full = build(name, num_classes=1, height=size[0], width=size[1])
-        ours = count_mflops(full, size)
-        rows.append(
-            {
-                "model": name,
-                "mparams": round(count_mparams(full.backbone), 2),
-                "fdr_mparams": round(count_mparams(full.backbone.neck), 3),
-                "mflops_plain": round(count_mflops(plain, size), 1),
-                "mflops": round(ours, 1),
-                "paper_plain": paper_base,
-                "paper_top_fdr": paper_top,
-                "ratio": round(ours / paper_top, 2),
-            }
-        )
+        base = count_mflops(plain, size)
+        row = {"model": name, "mparams": round(count_mparams(plain.backbone), 2), "mflops_plain": round(base, 1)}
+        for reading in ("spatial", "literal"):
+            full = build(name, num_classes=1, fdr_reading=reading, height=size[0], width=size[1])
+            row[f"fdr_mflops_{reading}"] = round(count_mflops(full, size) - base, 2)
+            row[f"fdr_mparams_{reading}"] = round(count_mparams(full.backbone.neck), 3)
+        rows.append({**row, "paper_plain": paper_base, "paper_top_fdr": paper_top})
     return rows
 
 
 def to_markdown(rows: list[dict], size: tuple[int, int] = (288, 144)) -> str:
     head = (
-        "| model | params (M) | FDR params (M) | ours, no FDR (MFLOPs) | ours, +FDR (MFLOPs) "
-        "| paper baseline | paper +TOP & FDR | ours / paper |\n|---|---|---|---|---|---|---|---|\n"
+        "| model | params, no FDR (M) | MFLOPs, no FDR | FDR spatial: MFLOPs / M params "
+        "| FDR literal: MFLOPs / M params | paper baseline | paper +TOP & FDR | paper increment |\n"
+        "|---|---|---|---|---|---|---|---|\n"
     )
     lines = [
-        f"| {r['model']} | {r['mparams']} | {r['fdr_mparams']} | {r['mflops_plain']} | {r['mflops']} "
-        f"| {r['paper_plain']} | {r['paper_top_fdr']} | {r['ratio']} |"
+        f"| {r['model']} | {r['mparams']} | {r['mflops_plain']} "
+        f"| {r['fdr_mflops_spatial']} / {r['fdr_mparams_spatial']} "
+        f"| {r['fdr_mflops_literal']} / {r['fdr_mparams_literal']} "
+        f"| {r['paper_plain']} | {r['paper_top_fdr']} | +{r['paper_top_fdr'] - r['paper_plain']} |"
         for r in rows
     ]
     return (

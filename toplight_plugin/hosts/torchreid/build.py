@@ -70,6 +70,7 @@ def build_model(cfg, num_classes: int, weights: str = ""):
             fdr_attention=cfg.toplight.fdr_attention,
             fdr_upsample=cfg.toplight.fdr_upsample,
             fdr_groups=cfg.toplight.fdr_groups,
+            fdr_reading=cfg.toplight.fdr_reading,
         )
     if name.startswith("toplight_"):
         options["last_stride"] = cfg.toplight.last_stride

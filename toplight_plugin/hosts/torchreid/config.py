@@ -82,6 +82,7 @@ def get_default_config() -> CN:
     cfg.toplight.fdr_attention = "sa"
     cfg.toplight.fdr_upsample = True  # False: Table 5(a) "w/o u."
     cfg.toplight.fdr_groups = 1
+    cfg.toplight.fdr_reading = "spatial"  # spatial (position-dependent, any input size) | literal (docs/models.md)
     cfg.toplight.triplet = "batch_hard"  # batch_hard (the paper) | wrt (AGW, margin-free)
     cfg.toplight.augment = "caj"  # caj | basic | torchreid (data.transforms)
     cfg.toplight.warmup_epochs = 5
