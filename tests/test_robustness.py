@@ -65,7 +65,7 @@ def test_a_diverging_loss_stops_training_before_the_step(sysu_root, tmp_path, mo
     [
         ("toplight.checkpoint_every", "0", "checkpoint_every must be at least 1"),
         ("toplight.trials", "0", "toplight.trials must be at least 1"),
-        ("toplight.sysu_mode", "['al']", "toplight.sysu_mode: expected a non-empty list"),
+        ("toplight.sysu_mode", "['all', 'indor']", "toplight.sysu_mode: expected a non-empty list"),
         ("sampler.num_instances", "0", "sampler.num_instances must be at least 1"),
     ],
 )

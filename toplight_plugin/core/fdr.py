@@ -50,8 +50,11 @@ class StripProfile(nn.Module):
         if self.window > (h if self.axis == 2 else w):
             raise ValueError(f"FDR strips of {self.window} {'rows' if self.axis == 2 else 'columns'} do not fit a "
                              f"{h}x{w} Block4 map: use a larger input or a smaller fdr_sigma / fdr_mu")  # fmt: skip
-        kernel = (self.window, w) if self.axis == 2 else (h, self.window)
-        pooled = F.avg_pool2d(z, kernel, kernel, ceil_mode=True)  # Eq. 5/6 + average pooling
+        # Eq. 5/6 + average pooling: the mean over the strip's full length, then over its window of rows (columns);
+        # both kernels are fixed, so the graph exports to ONNX with a dynamic input size.
+        kernel = (self.window, 1) if self.axis == 2 else (1, self.window)
+        line = z.mean(dim=5 - self.axis, keepdim=True)
+        pooled = F.avg_pool2d(line, kernel, kernel, ceil_mode=True)
         if self.rebuild is not None:
             profile = self.rebuild(pooled)  # Eq. 7/8
         else:
