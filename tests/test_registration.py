@@ -22,6 +22,16 @@ def test_build_model_through_torchreid(name):
     assert feats.ndim == 2
 
 
+@pytest.mark.parametrize("name", sorted(n for n in MODELS if n.startswith("toplight_")))
+def test_torchreids_default_input_size_runs_through_the_fdr(name):
+    """torchreid's build_model cannot pass the input size; the default (spatial) FDR takes any Block4 map, so its
+    default 256 x 128 runs on a model built for 288 x 144."""
+    model = compat.models().build_model(name, num_classes=7, loss="triplet", pretrained=False)
+    assert not isinstance(model.backbone.neck, torch.nn.Identity)
+    with torch.no_grad():
+        assert model.eval()(torch.rand(2, 3, 256, 128)).shape[0] == 2
+
+
 def test_importing_twice_is_harmless():
     table = compat.model_factory()
     before = dict(table)

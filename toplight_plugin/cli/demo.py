@@ -66,9 +66,10 @@ def comparison_table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def search_picture(root: Path, weights: Path, output: Path, recipe: Path, options: list[str], queries: int = 4) -> Path:
+def search_picture(root: Path, run: Path, output: Path, recipe: Path, options: list[str], queries: int = 4) -> Path:
     """Ranked results of the first infrared image of the first test identities against every visible image of the
-    test identities in cameras 1-2 (the indoor gallery before single-shot sampling)."""
+    test identities in cameras 1-2 (the indoor gallery before single-shot sampling), by the checkpoint of ``run``;
+    the search tool's PNG and JSON go to ``run/search``, the PNG is copied to ``output``."""
     folders = sorted({str(Path(r.path).parent) for r in sysu_mm01.gallery_candidates(root) if r.camid in (1, 2)})
     seen = {int(Path(folder).name) for folder in folders}
     picked: dict[int, str] = {}
@@ -76,11 +77,11 @@ def search_picture(root: Path, weights: Path, output: Path, recipe: Path, option
         if record.pid in seen and len(picked) < queries:
             picked.setdefault(record.pid, record.path)
     search_tool.main([
-        "--gallery", *folders, "--query", *picked.values(), "--top-k", "6", "--output", str(output.parent / "search"),
-        "--config-file", str(recipe), "--weights", str(weights), *options,
+        "--gallery", *folders, "--query", *picked.values(), "--top-k", "6", "--output", str(run / "search"),
+        "--config-file", str(recipe), "--weights", str(run / "last.pth"), *options,
     ])  # fmt: skip
     output.parent.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copyfile(output.parent / "search" / "results.png", output))
+    return Path(shutil.copyfile(run / "search" / "results.png", output))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -111,8 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
     engine = train_tool.main(["--config-file", str(args.config_file), *options])
     rows[f"{cfg.model.name}, trained ({args.config_file.name})"] = engine.last_results
     print("\n" + comparison_table(rows))
-    picture = search_picture(root, args.output / "last.pth", args.picture or args.output / "search.png",
-                             args.config_file, options)  # fmt: skip
+    picture = search_picture(root, args.output, args.picture or args.output / "search.png", args.config_file, options)
     print(f"search picture: {picture}")
     return rows
 

@@ -39,7 +39,7 @@ def _fresh(root: str | Path) -> Path:
         if not (root / MARKER).is_file():
             raise ValueError(f"{root} is not empty and holds no {MARKER}: not overwriting what is not a synthetic set")
         shutil.rmtree(root)
-    root.mkdir(parents=True)
+    root.mkdir(parents=True, exist_ok=True)
     (root / MARKER).write_text("written by toplight_plugin.core.synthetic; replaced whenever a new set is made here\n")
     return root
 
