@@ -51,15 +51,20 @@ def test_groups_must_divide_channels():
     assert FDR(8, (6, 4), groups=8)(torch.randn(1, 8, 6, 4)).shape == (1, 8, 6, 4)
 
 
+def _identity_kernels(fdr):
+    """Set each branch's transposed convolution to copy channel c to channel c; returns the branches."""
+    with torch.no_grad():
+        for branch in fdr.branches:
+            branch.rebuild.weight.zero_()
+            for c in range(branch.rebuild.weight.shape[0]):
+                branch.rebuild.weight[c, c] = 1.0
+    return fdr.branches
+
+
 def test_strip_pooling_and_rebuild_geometry():
     """With an identity transposed-convolution kernel, Eq. 7/8 paint each strip's mean back over it."""
     fdr = FDR(2, (5, 4), sigma=2, mu=3, spatial="hs+vs", reading="literal")
-    horizontal, vertical = fdr.branches
-    with torch.no_grad():
-        for branch in (horizontal, vertical):
-            branch.rebuild.weight.zero_()
-            for c in range(2):
-                branch.rebuild.weight[c, c] = 1.0
+    horizontal, vertical = _identity_kernels(fdr)
     z = torch.randn(1, 2, 5, 4)
     h = horizontal(z)
     assert torch.allclose(h[0, :, 0:2], z[0, :, 0:2].mean(dim=(1, 2))[:, None, None].expand(2, 2, 4))
@@ -74,12 +79,7 @@ def test_spatial_strip_profile_geometry():
     """Spatial reading, identity kernel, BatchNorm at its initial statistics: each position gets ReLU of its
     row-strip mean (horizontal) or column-strip mean (vertical)."""
     fdr = FDR(2, (5, 4), sigma=2, mu=3).eval()
-    horizontal, vertical = fdr.branches
-    with torch.no_grad():
-        for branch in (horizontal, vertical):
-            branch.rebuild.weight.zero_()
-            for c in range(2):
-                branch.rebuild.weight[c, c] = 1.0
+    horizontal, vertical = _identity_kernels(fdr)
     z = torch.randn(1, 2, 5, 4)
     scale = 1 / (1 + horizontal.norm.eps) ** 0.5
     rows = torch.stack([z[0, :, 0:2].mean(dim=(1, 2))] * 2 + [z[0, :, 2:4].mean(dim=(1, 2))] * 2 + [z[0, :, 4].mean(1)])

@@ -23,6 +23,7 @@ class ReferenceEngine(PublishedProtocol, compat.torchreid().engine.ImageTripletE
                          **loss)  # fmt: skip
         self.protocol, self.save_dir = protocol, Path(save_dir)
         self.device = torch.device("cuda" if self.use_gpu else "cpu")
+        self.model = model.to(self.device)
 
     @torch.no_grad()
     def extract(self, loader):
@@ -49,7 +50,7 @@ def build_reference(cfg) -> ReferenceEngine:
     protocol = ProtocolOptions(tuple(cfg.toplight.sysu_mode), cfg.toplight.trials, cfg.toplight.shots,
                                cfg.toplight.rand_perm)  # fmt: skip
     return ReferenceEngine(
-        datamanager, model.to(torch.device("cuda" if torch.cuda.is_available() else "cpu")), optimizer, scheduler,
-        protocol, cfg.data.save_dir, margin=cfg.loss.triplet.margin, weight_t=cfg.loss.triplet.weight_t,
-        weight_x=cfg.loss.triplet.weight_x, label_smooth=bool(cfg.loss.softmax.label_smooth),
+        datamanager, model, optimizer, scheduler, protocol, cfg.data.save_dir, margin=cfg.loss.triplet.margin,
+        weight_t=cfg.loss.triplet.weight_t, weight_x=cfg.loss.triplet.weight_x,
+        label_smooth=bool(cfg.loss.softmax.label_smooth),
     )  # fmt: skip
