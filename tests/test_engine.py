@@ -74,7 +74,7 @@ def test_one_epoch_then_the_test_tool(sysu_root, tmp_path, capsys):
     results = test_tool.main(["--weights", str(save / "last.pth"), *tiny(sysu_root.parent, save)])
     assert set(results) == {"sysu_all", "sysu_indoor"}
     for summary in results.values():
-        assert set(summary) == {"rank1", "rank10", "rank20", "mAP", "mINP", "trials"} and len(summary["trials"]) == 2
+        assert set(summary) == {"rank1", "rank5", "rank10", "rank20", "mAP", "mINP", "trials"} and len(summary["trials"]) == 2
         assert 0 <= summary["rank1"] <= 100 and isinstance(summary["mAP"], float)
     assert json.loads((save / "results.json").read_text()) == results
     out = capsys.readouterr().out

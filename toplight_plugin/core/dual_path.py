@@ -20,8 +20,9 @@ class DualPathNet(nn.Module):
 
     ``forward(x, modality)``: ``modality`` is an int for a single-modality batch, or a
     tensor of 0/1 per sample; each sample goes through its own stem and the outputs are
-    returned in batch order. Called with the image alone (torchreid's feature extractor and
-    complexity counter do this) it uses ``default_modality``, the visible stem unless set.
+    returned in batch order. Called with the image alone it uses the codes given to
+    ``route_next`` (how torchreid's stock engines, which call ``model(images)``, route each
+    image), else ``default_modality``, the visible stem unless set.
     """
 
     def __init__(
@@ -35,6 +36,11 @@ class DualPathNet(nn.Module):
         self.neck = neck if neck is not None else nn.Identity()
         self.post = post
         self.default_modality = VISIBLE
+        self.routed: torch.Tensor | None = None
+
+    def route_next(self, modality: torch.Tensor) -> None:
+        """Modality codes for the next forward call made without them (used once)."""
+        self.routed = modality
 
     def _path(self, x: torch.Tensor, m: int) -> torch.Tensor:
         x = self.stems[m](x)
@@ -42,7 +48,8 @@ class DualPathNet(nn.Module):
 
     def forward_pre(self, x: torch.Tensor, modality: int | torch.Tensor | None = None) -> torch.Tensor:
         """Block4 output (before the neck): x1 / x2 of Eq. 1-2 in pretraining, Z of Eq. 5 in VI mode."""
-        modality = self.default_modality if modality is None else modality
+        if modality is None:
+            modality, self.routed = (self.default_modality if self.routed is None else self.routed), None
         if isinstance(modality, torch.Tensor):
             modality = modality.to(device=x.device, dtype=torch.long).flatten()
             if modality.numel() != x.shape[0]:
@@ -70,3 +77,26 @@ class DualPathNet(nn.Module):
 
     def forward(self, x: torch.Tensor, modality: int | torch.Tensor | None = None) -> torch.Tensor:
         return self.forward_post(self.forward_pre(x, modality))
+
+    def feature_maps(self, x: torch.Tensor, modality: int | torch.Tensor | None = None) -> torch.Tensor:
+        """The last maps before global pooling (what torchreid's ``return_featuremaps`` asks for)."""
+        return until_global_pool(self.post, self.neck(self.forward_pre(x, modality)))
+
+
+def until_global_pool(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run ``module``'s leaf layers in order and return the input of the first one that pools the maps to 1 x 1."""
+    x, _ = _run_until_pool(module, x)
+    return x
+
+
+def _run_until_pool(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    children = list(module.children()) if isinstance(module, nn.Sequential) else []
+    if not children:
+        y = module(x)
+        pooled = x.dim() == 4 and x.shape[-2:] != (1, 1) and (y.dim() != 4 or y.shape[-2:] == (1, 1))
+        return (x, True) if pooled else (y, False)
+    for child in children:
+        x, stop = _run_until_pool(child, x)
+        if stop:
+            return x, True
+    return x, False

@@ -45,7 +45,10 @@ class ReIDNet(nn.Module):
         self.head = head
         self.loss = loss
 
-    def forward(self, x: torch.Tensor, modality: int | torch.Tensor | None = None):
+    def forward(self, x: torch.Tensor, modality: int | torch.Tensor | None = None, return_featuremaps: bool = False):
+        """``return_featuremaps``: the backbone's last maps before pooling instead (torchreid's activation maps)."""
+        if return_featuremaps:
+            return self.backbone.feature_maps(x, modality)
         f = self.backbone(x, modality)
         e = self.head.embed(f)
         if not self.training:

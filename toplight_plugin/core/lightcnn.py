@@ -21,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .assemble import FDROptions, assemble, is_own_checkpoint, load_own_checkpoint
+from .dual_path import until_global_pool
 from .heads import ReIDNet
 from .registry import register_model
 from .weights import load_state_dict_file
@@ -163,6 +164,9 @@ class SinglePath(nn.Module):
 
     def forward(self, x: torch.Tensor, modality: int | torch.Tensor | None = None) -> torch.Tensor:
         return self.body(x)
+
+    def feature_maps(self, x: torch.Tensor, modality: int | torch.Tensor | None = None) -> torch.Tensor:
+        return until_global_pool(self.body, x)
 
 
 # own key -> public key: drop the block prefix (stems.m / pre.g.i / post.i / body.i) or "head."

@@ -3,7 +3,7 @@
 - ``forward_backward``: each sample's modality goes to the model; L = L_id + γ L_tri (§3.4); AMP on CUDA.
 - ``train`` (one epoch): seeds the epoch from (seed, epoch) before torchreid's loop and writes a checkpoint after
   it, so a run killed at any point and resumed from its last checkpoint replays the same batches and augmentations.
-- ``_evaluate``: the published protocols (protocols.PublishedProtocol) instead of torchreid's Market rule.
+- ``_evaluate``: the published protocols (protocols.evaluate_published) instead of torchreid's Market rule.
 - ``save_model``: atomic checkpoints with plain Python floats, loadable with ``weights_only=True``.
 Under ``torchrun`` the model is wrapped in DistributedDataParallel, each rank trains on its sampler share, features
 are extracted in shards and gathered, and only rank 0 writes checkpoints, logs and results.
@@ -24,7 +24,7 @@ from toplight_plugin.core.losses import IdentityTripletLoss
 from toplight_plugin.core.seeding import seed_epoch
 
 from . import compat, distributed
-from .protocols import ProtocolOptions, PublishedProtocol
+from .protocols import ProtocolOptions, evaluate_published
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -70,7 +70,7 @@ class ProgressLoader:
         return {key: value / max(self.count, 1) for key, value in self.sums.items()}
 
 
-class VIEngine(PublishedProtocol, compat.torchreid().engine.Engine):
+class VIEngine(compat.torchreid().engine.Engine):
     def __init__(
         self,
         datamanager,
@@ -198,4 +198,4 @@ class VIEngine(PublishedProtocol, compat.torchreid().engine.Engine):
 
     def _evaluate(self, dataset_name="", query_loader=None, gallery_loader=None, **kwargs):
         distributed.sync_buffers(self.net)  # the statistics rank 0 saves are the ones every shard uses
-        return PublishedProtocol._evaluate(self, dataset_name, query_loader, gallery_loader, **kwargs)
+        return evaluate_published(self, self.extract, query_loader, gallery_loader, dataset_name=dataset_name, **kwargs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,8 +18,9 @@ from toplight_plugin.core.data.images import read_image
 from toplight_plugin.evaluation import FeatureDistances, evaluate_face, evaluate_regdb, evaluate_sysu
 
 from . import distributed
+from .visrank import VisRank
 
-RANKS = (1, 10, 20)
+RANKS = (1, 10, 20)  # the paper's columns; torchreid's test.ranks are added to them
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,12 @@ class RecordImages(torch.utils.data.Dataset):
         return {"img": self.transform(read_image(r.path)), "pid": r.pid, "camid": r.camid, "modality": r.modality}
 
 
-def _summary(results: list[dict]) -> dict:
-    """Mean over trials of the paper's columns, in percent, plus the per-trial rows."""
+def _summary(results: list[dict], ranks) -> dict:
+    """Mean over trials of the paper's columns, in percent, plus the per-trial rows. A rank beyond the gallery reads
+    the last CMC value: every identity is found by then."""
     rows = [
         {
-            **{f"rank{k}": 100 * float(r["cmc"][min(k, len(r["cmc"])) - 1]) for k in RANKS},
+            **{f"rank{k}": 100 * float(r["cmc"][min(k, len(r["cmc"])) - 1]) for k in ranks},
             "mAP": 100 * r["mAP"],
             "mINP": 100 * r["mINP"],
         }
@@ -68,13 +71,25 @@ def _summary(results: list[dict]) -> dict:
 
 
 def evaluate_dataset(
-    dataset, query_loader, gallery_loader, extract: Callable, transform, options: ProtocolOptions, batch_size: int = 128
+    dataset,
+    query_loader,
+    gallery_loader,
+    extract: Callable,
+    transform,
+    options: ProtocolOptions,
+    batch_size: int = 128,
+    ranks=RANKS,
+    visrank: VisRank | None = None,
 ) -> dict:
     """``{protocol name: summary}`` for the dataset behind ``query_loader`` (one of the plugin's adapters).
 
-    ``extract(loader)`` returns (L2-normalised features, pids, camids) of a loader of adapter items.
+    ``extract(loader)`` returns (L2-normalised features, pids, camids) of a loader of adapter items. ``visrank``
+    draws the ranked lists of the first protocol's first gallery trial.
     """
     protocol = getattr(dataset, "protocol", "")
+    ranks = sorted({*RANKS, *ranks})
+    max_rank = max(ranks)
+    query_paths = [item[0] for item in query_loader.dataset.data]
     q_feat, q_pids, q_camids = extract(query_loader)
     if protocol == "sysu":
         # The all-search candidates include the indoor ones: one extraction serves every mode and trial.
@@ -91,16 +106,25 @@ def evaluate_dataset(
                 )
                 pick = np.array([index[p] for p in paths])
                 distances = FeatureDistances(q_feat, g_feat[pick])
-                results.append(evaluate_sysu(distances, q_pids, g_pids[pick], q_camids, g_camids[pick]))
-            out[f"sysu_{mode}"] = _summary(results)
+                results.append(
+                    evaluate_sysu(distances, q_pids, g_pids[pick], q_camids, g_camids[pick], max_rank=max_rank)
+                )
+                if visrank is not None and not out and trial == 0:
+                    dropped = (q_camids == 3)[:, None] & (g_camids[pick] == 2)[None, :]  # the cam-3 / cam-2 rule
+                    visrank.draw(query_paths, q_pids, paths, g_pids[pick], distances, dropped)
+            out[f"sysu_{mode}"] = _summary(results, ranks)
         return out
     g_feat, g_pids, _ = extract(gallery_loader)
     if protocol == "regdb":
         forward = dataset.direction
         backward = "i2v" if forward == "v2i" else "v2i"
-        there = evaluate_regdb(FeatureDistances(q_feat, g_feat), q_pids, g_pids)
-        back = evaluate_regdb(FeatureDistances(g_feat, q_feat), g_pids, q_pids)
-        return {f"regdb_{forward}": _summary([there]), f"regdb_{backward}": _summary([back])}
+        there = FeatureDistances(q_feat, g_feat)
+        if visrank is not None:
+            gallery_paths = [item[0] for item in gallery_loader.dataset.data]
+            visrank.draw(query_paths, q_pids, gallery_paths, g_pids, there, None)
+        back = evaluate_regdb(FeatureDistances(g_feat, q_feat), g_pids, q_pids, max_rank=max_rank)
+        there = evaluate_regdb(there, q_pids, g_pids, max_rank=max_rank)
+        return {f"regdb_{forward}": _summary([there], ranks), f"regdb_{backward}": _summary([back], ranks)}
     if protocol == "face":
         distances = -(F.normalize(q_feat, dim=1) @ F.normalize(g_feat, dim=1).t()).numpy()
         face = evaluate_face(distances, q_pids, g_pids)
@@ -113,34 +137,53 @@ def evaluate_dataset(
     raise ValueError(f"{type(dataset).__name__} is not one of the plugin's datasets; no VI protocol to run")
 
 
-class PublishedProtocol:
-    """A torchreid engine mixin: ``_evaluate`` runs the published protocol of the plugin's dataset instead of
-    torchreid's Market rule, prints and logs (``Test/<protocol>/<metric>``) its figures and writes ``results.json``.
+def torchreid_block(protocol: str, summary: dict, ranks) -> str:
+    """torchreid's result block (what its ``tools/parse_test_res.py`` reads from a log) for one protocol."""
+    trials = len(summary.get("trials", [None]))
+    lines = [f"** Results ** ({protocol}" + (f", mean of {trials} gallery trials)" if trials > 1 else ")")]
+    if "mAP" in summary:
+        lines += [f"mAP: {summary['mAP']:.1f}%"]
+    lines += ["CMC curve"] + [f"Rank-{k:<3}: {summary[f'rank{k}']:.1f}%" for k in ranks if f"rank{k}" in summary]
+    return "\n".join(lines)
 
-    The engine provides ``extract(loader)`` (L2-normalised features, pids, camids), ``protocol``
-    (ProtocolOptions) and ``save_dir``.
+
+def evaluate_published(
+    engine, extract: Callable, query_loader, gallery_loader, save_dir="", ranks=(1, 5, 10, 20), visrank=False,
+    visrank_topk=10, dataset_name="", **unused,
+) -> tuple[float, float]:  # fmt: skip
+    """What a torchreid engine's ``_evaluate`` does on a plugin dataset: the published protocol, its figures printed
+    (one line per protocol, then torchreid's result block of the first one), logged as ``Test/<protocol>/<metric>``
+    and written to ``<save_dir>/results.json``. Returns the first protocol's rank-1 and mAP, as torchreid expects.
+
+    ``engine.protocol`` (ProtocolOptions) is used when the engine has one, the published defaults otherwise.
     """
-
-    def _evaluate(self, dataset_name="", query_loader=None, gallery_loader=None, **kwargs):
-        results = evaluate_dataset(
-            query_loader.dataset,
-            query_loader,
-            gallery_loader,
-            self.extract,
-            self.datamanager.transform_te,
-            self.protocol,
-            batch_size=query_loader.batch_size,
-        )
-        self.last_results = {**getattr(self, "last_results", {}), **results}
-        first = next(iter(results.values()))
-        if not distributed.is_main():
-            return float(first["rank1"]), 0.0
-        self.save_dir.mkdir(parents=True, exist_ok=True)
-        (self.save_dir / "results.json").write_text(json.dumps(self.last_results, indent=2))
-        for protocol, summary in results.items():
-            print(f"{protocol}: " + ", ".join(f"{k} {v:.2f}" for k, v in summary.items() if k != "trials"))
-            if self.writer is not None:
-                for key, value in summary.items():
-                    if key != "trials":
-                        self.writer.add_scalar(f"Test/{protocol}/{key}", value, self.epoch)
-        return float(first["rank1"]), float(first.get("mAP", 0.0))
+    save_dir = Path(save_dir or getattr(engine, "save_dir", "") or ".")
+    draw = None
+    if visrank and distributed.is_main():
+        manager = engine.datamanager
+        draw = VisRank(save_dir / f"visrank_{dataset_name}", visrank_topk, manager.height, manager.width)
+    results = evaluate_dataset(
+        query_loader.dataset,
+        query_loader,
+        gallery_loader,
+        extract,
+        engine.datamanager.transform_te,
+        getattr(engine, "protocol", None) or ProtocolOptions(),
+        batch_size=query_loader.batch_size,
+        ranks=ranks,
+        visrank=draw,
+    )
+    engine.last_results = {**getattr(engine, "last_results", {}), **results}
+    first_name, first = next(iter(results.items()))
+    if not distributed.is_main():
+        return float(first["rank1"]), 0.0
+    save_dir.mkdir(parents=True, exist_ok=True)
+    (save_dir / "results.json").write_text(json.dumps(engine.last_results, indent=2))
+    for protocol, summary in results.items():
+        print(f"{protocol}: " + ", ".join(f"{k} {v:.2f}" for k, v in summary.items() if k != "trials"))
+        if engine.writer is not None:
+            for key, value in summary.items():
+                if key != "trials":
+                    engine.writer.add_scalar(f"Test/{protocol}/{key}", value, engine.epoch)
+    print(torchreid_block(first_name, first, ranks))
+    return float(first["rank1"]), float(first.get("mAP", 0.0))

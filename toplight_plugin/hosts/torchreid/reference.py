@@ -1,38 +1,28 @@
 """The reference learner: a stock torchreid model (``osnet_x0_25``, ``resnet18``, ...) trained by torchreid's own
 ``ImageTripletEngine`` (its loop, losses and optimizer step) on the plugin's dataset and cross-modality sampler,
-tested with the published protocol. It sees each image without its modality, as any torchreid model would; it is
-what a TOPLight model's learning is compared with on the same data and budget (docs/learning.md)."""
+tested with the published protocol (native.py's hook, as for any torchreid engine). It sees each image without its
+modality, as any torchreid model would; it is what a TOPLight model's learning is compared with on the same data and
+budget (docs/learning.md)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from . import compat
 from .build import build_datamanager
-from .protocols import ProtocolOptions, PublishedProtocol
+from .protocols import ProtocolOptions
 
 
-class ReferenceEngine(PublishedProtocol, compat.torchreid().engine.ImageTripletEngine):
-    """torchreid's ImageTripletEngine, unchanged but for the published test protocol."""
+class ReferenceEngine(compat.torchreid().engine.ImageTripletEngine):
+    """torchreid's ImageTripletEngine with the config's protocol options and save folder."""
 
     def __init__(self, datamanager, model, optimizer, scheduler, protocol: ProtocolOptions, save_dir: str, **loss):
         super().__init__(datamanager, model, optimizer, scheduler=scheduler, use_gpu=torch.cuda.is_available(),
                          **loss)  # fmt: skip
         self.protocol, self.save_dir = protocol, Path(save_dir)
-        self.device = torch.device("cuda" if self.use_gpu else "cpu")
-        self.model = model.to(self.device)
-
-    @torch.no_grad()
-    def extract(self, loader):
-        feats, pids, camids = [], [], []
-        for data in loader:
-            feats.append(F.normalize(self.model(data["img"].to(self.device)).float(), dim=1).cpu())
-            pids.append(data["pid"])
-            camids.append(data["camid"])
-        return torch.cat(feats), torch.cat(pids).numpy(), torch.cat(camids).numpy()
+        self.model = model.to("cuda" if self.use_gpu else "cpu")
 
 
 def build_reference(cfg) -> ReferenceEngine:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...core.registry import MODELS
-from . import compat
+from . import compat, native
 from .datasets import DATASETS
 from .sampler import register_sampler
 
@@ -38,7 +38,9 @@ def register_datasets() -> list[str]:
 
 
 def register_all() -> None:
-    """Everything a torchreid user reaches by name after ``import toplight_plugin``."""
+    """Everything a torchreid user reaches by name after ``import toplight_plugin``, and the hooks that make
+    torchreid's own engines and tools handle them (native.py)."""
     register_models()
     register_datasets()
     register_sampler()
+    native.install()

@@ -1,0 +1,35 @@
+"""The text log torchreid's scripts write: everything printed also goes to ``<save_dir>/<kind>.log-<time>``, the
+name and format its ``tools/parse_test_res.py`` reads (``test.log*``, one folder per split)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+
+class _Tee:
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+    def isatty(self) -> bool:
+        return self.streams[0].isatty()
+
+
+@contextlib.contextmanager
+def text_log(save_dir: str | Path, kind: str):
+    """Print to the console and to ``<save_dir>/<kind>.log-<YYYY-mm-dd-HH-MM-SS>`` (kind: train / test)."""
+    path = Path(save_dir) / f"{kind}.log{time.strftime('-%Y-%m-%d-%H-%M-%S')}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as log, contextlib.redirect_stdout(_Tee(sys.stdout, log)):
+        yield path
