@@ -22,7 +22,7 @@ def test_build_model_through_torchreid(name):
     assert feats.ndim == 2
 
 
-@pytest.mark.parametrize("name", sorted(n for n in MODELS if n.startswith("toplight_")))
+@pytest.mark.parametrize("name", sorted(n for n in MODELS if n.startswith("toplight_") and not n.endswith("_nofdr")))
 def test_torchreids_default_input_size_runs_through_the_fdr(name):
     """torchreid's build_model cannot pass the input size; the default (spatial) FDR takes any Block4 map, so its
     default 256 x 128 runs on a model built for 288 x 144."""
@@ -30,6 +30,25 @@ def test_torchreids_default_input_size_runs_through_the_fdr(name):
     assert not isinstance(model.backbone.neck, torch.nn.Identity)
     with torch.no_grad():
         assert model.eval()(torch.rand(2, 3, 256, 128)).shape[0] == 2
+
+
+def test_variants_are_reachable_by_name_with_their_options_fixed():
+    build = compat.models().build_model
+    assert isinstance(build("toplight_mobilenetv3_small_nofdr", 7, pretrained=False).backbone.neck, torch.nn.Identity)
+    toplight_plugin.register_variant("mbv3s_vs_sigma3", "toplight_mobilenetv3_small", fdr="vs", fdr_mu=4)
+    try:
+        neck = build("mbv3s_vs_sigma3", 7, loss="triplet", pretrained=False).backbone.neck
+        from_plugin = toplight_plugin.build("toplight_mobilenetv3_small", 7, fdr="vs", fdr_mu=4).backbone.neck
+        assert len(neck.branches) == 1 and repr(neck) == repr(from_plugin)
+        # a config's FDR keys do not undo what the variant is
+        assert toplight_plugin.build("toplight_mobilenetv3_small_nofdr", 7, fdr="hs+vs").backbone.neck.__class__ is (
+            torch.nn.Identity
+        )
+    finally:
+        MODELS.pop("mbv3s_vs_sigma3")
+        compat.model_factory().pop("mbv3s_vs_sigma3")
+    with pytest.raises(KeyError, match="unknown base model 'no_such_net'"):
+        toplight_plugin.register_variant("x", "no_such_net")
 
 
 def test_importing_twice_is_harmless():

@@ -3,17 +3,17 @@
     toplight-test --config-file configs/sysu/mbv3l_top_fdr.yaml --weights output/.../last.pth [KEY VALUE ...]
 
 SYSU-MM01: all and indoor search over ``toplight.trials`` gallery trials; RegDB: the trial of ``data.split_id``
-in both directions; faces: rank-1 and VR at FAR 1 % / 0.1 %. Written to ``<data.save_dir>/results.json`` (percent).
+in both directions; faces: rank-1 and VR at FAR 1 % / 0.1 %. Written to ``<data.save_dir>/results.json`` (percent)
+and, with everything printed, to torchreid's text log ``<data.save_dir>/test.log-<time>``. The same as
+``toplight-train ... test.evaluate True``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from toplight_plugin.cli.train import parse
-from toplight_plugin.hosts.torchreid.build import build_datamanager, build_engine, build_model
+from toplight_plugin.cli.textlog import text_log
+from toplight_plugin.cli.train import parse, run
 from toplight_plugin.hosts.torchreid.config import load_config
 
 COLUMNS = ("rank1", "rank10", "rank20", "mAP", "mINP")
@@ -40,14 +40,11 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit("--weights is required: the checkpoint to evaluate")
     if not Path(args.weights).is_file():
         raise SystemExit(f"--weights {args.weights}: no such file")
-    cfg = load_config(args.config_file, args.opts)
-    use_gpu = torch.cuda.is_available()
-    datamanager = build_datamanager(cfg, use_gpu)
-    model = build_model(cfg, datamanager.num_train_pids, args.weights)
-    engine = build_engine(cfg, datamanager, model, use_gpu)
-    engine.run(save_dir=cfg.data.save_dir, test_only=True)
-    print(format_results(engine.last_results))
-    print(f"written to {Path(cfg.data.save_dir) / 'results.json'}")
+    cfg = load_config(args.config_file, [*args.opts, "test.evaluate", "True"])
+    with text_log(cfg.data.save_dir, "test"):
+        engine = run(cfg, args.weights)
+        print(format_results(engine.last_results))
+        print(f"written to {Path(cfg.data.save_dir) / 'results.json'}")
     return engine.last_results
 
 

@@ -36,3 +36,13 @@ def load(path: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def newest(folder: str | Path) -> Path | None:
+    """``last.pth`` in ``folder``, else its highest ``epoch-N.pth`` (a run killed between the two writes), else None."""
+    folder = Path(folder)
+    if (folder / LAST).is_file():
+        return folder / LAST
+    numbers = {p: p.stem.removeprefix("epoch-") for p in folder.glob("epoch-*.pth")}
+    epochs = [(int(n), p) for p, n in numbers.items() if n.isdigit()]
+    return max(epochs)[1] if epochs else None

@@ -33,14 +33,17 @@ TRIPLETS = ("batch_hard", "wrt")
 
 
 class IdentityTripletLoss(nn.Module):
-    """``L = CE(logits, pids) + gamma * L_tri(features, pids)``; label smoothing optional (off, as in the paper).
-    ``triplet``: "batch_hard" (the paper's, with ``margin``) or "wrt" (AGW's, margin-free)."""
+    """``L = id_weight * CE(logits, pids) + gamma * L_tri(features, pids)`` (Eq. 12 with id_weight 1); label
+    smoothing optional (off, as in the paper). ``triplet``: "batch_hard" (the paper's, with ``margin``) or "wrt"
+    (AGW's, margin-free). ``gamma`` 0 is torchreid's softmax-only training."""
 
-    def __init__(self, gamma: float = 0.5, margin: float = 0.3, label_smooth: float = 0.0, triplet: str = "batch_hard"):
+    def __init__(self, gamma: float = 0.5, margin: float = 0.3, label_smooth: float = 0.0, triplet: str = "batch_hard",
+                 id_weight: float = 1.0):  # fmt: skip
         super().__init__()
         if triplet not in TRIPLETS:
             raise ValueError(f"unknown triplet loss {triplet!r}; expected one of {TRIPLETS}")
         self.gamma, self.margin, self.label_smooth, self.triplet = gamma, margin, label_smooth, triplet
+        self.id_weight = id_weight
 
     def forward(self, logits: torch.Tensor, features: torch.Tensor, pids: torch.Tensor) -> dict[str, torch.Tensor]:
         loss_id = F.cross_entropy(logits.float(), pids, label_smoothing=self.label_smooth)
@@ -48,4 +51,4 @@ class IdentityTripletLoss(nn.Module):
             loss_tri = weighted_regularized_triplet(features.float(), pids)
         else:
             loss_tri = batch_hard_triplet(features.float(), pids, self.margin)
-        return {"loss": loss_id + self.gamma * loss_tri, "loss_id": loss_id, "loss_tri": loss_tri}
+        return {"loss": self.id_weight * loss_id + self.gamma * loss_tri, "loss_id": loss_id, "loss_tri": loss_tri}

@@ -9,7 +9,7 @@ import torch.nn as nn
 from .assemble import FDROptions, assemble, load_own_or_keep, split_pretrained
 from .backbones import BACKBONES, build_blocks
 from .heads import BNNeck
-from .registry import register_model
+from .registry import register_model, register_variant
 
 
 def build_toplight(
@@ -61,3 +61,4 @@ def _factory(backbone: str):
 
 for _name in BACKBONES:
     register_model(_factory(_name))
+    register_variant(f"toplight_{_name}_nofdr", f"toplight_{_name}", fdr=None)  # the paper's rows without the FDR

@@ -26,3 +26,20 @@ def build(name: str, num_classes: int, **kwargs) -> nn.Module:
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; expected one of {sorted(MODELS)}")
     return MODELS[name](num_classes=num_classes, **kwargs)
+
+
+def register_variant(name: str, base: str, **options) -> Callable[..., nn.Module]:
+    """Register ``name`` as ``base`` built with ``options`` (e.g. ``fdr=None``, ``fdr="hs"``, ``fdr_sigma=3``), so
+    a host that only passes a model name (torchreid's ``model.name``) reaches it. The variant's options are what it
+    is: they win over the same options given at build time (a config's ``toplight.fdr``)."""
+    if base not in MODELS:
+        raise KeyError(f"unknown base model {base!r}; expected one of {sorted(MODELS)}")
+    factory = MODELS[base]
+
+    def variant(num_classes: int, **kwargs) -> nn.Module:
+        return factory(num_classes=num_classes, **{**kwargs, **options})
+
+    variant.__name__ = variant.__qualname__ = name
+    variant.__module__ = factory.__module__
+    variant.__doc__ = f"{base} with {options}."
+    return register_model(variant, fdr=base not in WITHOUT_FDR)

@@ -7,7 +7,7 @@ import torch
 from toplight_plugin.core.batchnorm import set_batchnorm_momentum
 from toplight_plugin.core.losses import IdentityTripletLoss
 from toplight_plugin.core.registry import WITHOUT_FDR, build
-from toplight_plugin.core.schedule import build_scheduler
+from toplight_plugin.core.schedule import EpochSchedule, build_scheduler
 from toplight_plugin.core.transforms import PRESETS, ModalityAugment
 
 from . import compat
@@ -79,12 +79,28 @@ def build_model(cfg, num_classes: int, weights: str = ""):
     return set_batchnorm_momentum(model, cfg.toplight.bn_momentum)
 
 
+def _optimizer(cfg, groups) -> torch.optim.Optimizer:
+    """torchreid's ``train.optim`` names with its keys (``sgd.*``, ``rmsprop.alpha``, ``adam.beta1/2``), plus AdamW."""
+    name, lr, decay = cfg.train.optim, cfg.train.lr, cfg.train.weight_decay
+    betas = (cfg.adam.beta1, cfg.adam.beta2)
+    if name in ("adam", "amsgrad"):
+        return torch.optim.Adam(groups, lr=lr, weight_decay=decay, betas=betas, amsgrad=name == "amsgrad")
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=decay, betas=betas)
+    if name == "radam":
+        return torch.optim.RAdam(groups, lr=lr, weight_decay=decay, betas=betas)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=lr, weight_decay=decay, momentum=cfg.sgd.momentum,
+                                   alpha=cfg.rmsprop.alpha)  # fmt: skip
+    return torch.optim.SGD(groups, lr=lr, momentum=cfg.sgd.momentum, dampening=cfg.sgd.dampening,
+                           nesterov=cfg.sgd.nesterov, weight_decay=decay)  # fmt: skip
+
+
 def build_optimizer(cfg, model) -> torch.optim.Optimizer:
-    """AdamW (the paper) or SGD (AGW's recipe), with torchreid's staged learning rate: the modules named in
-    ``train.new_layers`` get ``train.lr``, the rest ``train.lr * train.base_lr_mult``. Frozen parameters (the
-    BNNeck shift) stay out of the optimizer: torchreid's loop re-enables every gradient."""
-    if cfg.train.optim not in ("adamw", "sgd"):
-        raise ValueError(f"train.optim: expected 'adamw' (the paper) or 'sgd' (AGW), got {cfg.train.optim!r}")
+    """``train.optim`` (config_checks.OPTIMIZERS: AdamW for the paper, SGD for AGW, torchreid's others) with
+    torchreid's staged learning rate: the modules named in ``train.new_layers`` get ``train.lr``, the rest
+    ``train.lr * train.base_lr_mult``. Frozen parameters (the BNNeck shift) stay out of the optimizer: torchreid's
+    loop re-enables every gradient."""
     groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": cfg.train.lr}]
     if cfg.train.staged_lr:
         missing = [n for n in cfg.train.new_layers if not isinstance(getattr(model, n, None), torch.nn.Module)]
@@ -96,19 +112,17 @@ def build_optimizer(cfg, model) -> torch.optim.Optimizer:
             {"params": base, "lr": cfg.train.lr * cfg.train.base_lr_mult},
             {"params": [p for p in groups[0]["params"] if id(p) in new], "lr": cfg.train.lr},
         ]
-    if cfg.train.optim == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.train.lr, momentum=cfg.sgd.momentum, nesterov=cfg.sgd.nesterov,
-                               weight_decay=cfg.train.weight_decay)  # fmt: skip
-    return torch.optim.AdamW(groups, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    return _optimizer(cfg, groups)
 
 
 def build_engine(cfg, datamanager, model, use_gpu: bool) -> VIEngine:
-    if cfg.train.lr_scheduler != "warmup_multi_step":
-        raise ValueError(f"train.lr_scheduler: only 'warmup_multi_step' is supported, got {cfg.train.lr_scheduler!r}")
     optimizer = build_optimizer(cfg, model)
-    scheduler = build_scheduler(optimizer, cfg.toplight.warmup_epochs, cfg.train.stepsize, cfg.train.gamma)
+    schedule = EpochSchedule(cfg.train.lr_scheduler, cfg.toplight.warmup_epochs, cfg.train.stepsize, cfg.train.gamma,
+                             cfg.train.max_epoch)  # fmt: skip
+    scheduler = build_scheduler(optimizer, schedule)
     criterion = IdentityTripletLoss(
-        gamma=cfg.loss.triplet.weight_t,
+        gamma=cfg.loss.triplet.weight_t if cfg.loss.name == "triplet" else 0.0,
+        id_weight=cfg.loss.triplet.weight_x if cfg.loss.name == "triplet" else 1.0,
         margin=cfg.loss.triplet.margin,
         label_smooth=0.1 if cfg.loss.softmax.label_smooth else 0.0,
         triplet=cfg.toplight.triplet,

@@ -2,7 +2,8 @@
 paper's recipe as defaults (§4.1, Table 2a), plus a ``toplight`` node for the plugin's own keys.
 
 torchreid keeps its default config in ``scripts/default_config.py``, which the PyPI package does not ship, so the
-keys the plugin's tools read are declared here with torchreid's names and meanings.
+keys the plugin's tools read are declared here with torchreid's names and meanings. A torchreid key that is not
+here is refused with its name; every value is checked when the file is loaded (config_checks.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 
 from yacs.config import CfgNode as CN
 
+from .config_checks import check
+
 
 def get_default_config() -> CN:
     cfg = CN()
@@ -19,10 +22,10 @@ def get_default_config() -> CN:
     cfg.model.name = "toplight_mobilenetv3_large"
     cfg.model.pretrained = True  # ImageNet weights through the library (needs the network or a cache)
     cfg.model.load_weights = ""  # a TOP soup / plugin checkpoint / ImageNet file to start from
-    cfg.model.resume = ""  # "auto" = <save_dir>/last.pth when it exists, or a path
+    cfg.model.resume = ""  # a checkpoint to continue from, or "auto": the newest complete one in data.save_dir
 
     cfg.data = CN()
-    cfg.data.type = "image"
+    cfg.data.type = "image"  # torchreid's key; only image re-id here
     cfg.data.root = "data"
     cfg.data.sources = ["sysumm01"]
     cfg.data.targets = ["sysumm01"]
@@ -41,7 +44,7 @@ def get_default_config() -> CN:
     cfg.sampler.num_instances = 6  # K images per modality and identity
 
     cfg.train = CN()
-    cfg.train.optim = "adamw"  # adamw (the paper) | sgd (AGW)
+    cfg.train.optim = "adamw"  # adamw (the paper) | sgd (AGW) | torchreid's adam, amsgrad, rmsprop, radam
     cfg.train.lr = 1e-3
     cfg.train.weight_decay = 1e-2
     cfg.train.staged_lr = False  # True: modules in new_layers get lr, the rest lr * base_lr_mult
@@ -49,7 +52,7 @@ def get_default_config() -> CN:
     cfg.train.base_lr_mult = 0.1
     cfg.train.max_epoch = 70
     cfg.train.batch_size = 72  # P = 6 identities x (6 visible + 6 infrared)
-    cfg.train.lr_scheduler = "warmup_multi_step"
+    cfg.train.lr_scheduler = "warmup_multi_step"  # the paper's | torchreid's multi_step, single_step, cosine
     cfg.train.stepsize = [20, 40]
     cfg.train.gamma = 0.1
     cfg.train.print_freq = 20
@@ -57,10 +60,16 @@ def get_default_config() -> CN:
 
     cfg.sgd = CN()
     cfg.sgd.momentum = 0.9
+    cfg.sgd.dampening = 0.0
     cfg.sgd.nesterov = False
+    cfg.rmsprop = CN()
+    cfg.rmsprop.alpha = 0.99
+    cfg.adam = CN()
+    cfg.adam.beta1 = 0.9
+    cfg.adam.beta2 = 0.999
 
     cfg.loss = CN()
-    cfg.loss.name = "triplet"
+    cfg.loss.name = "triplet"  # triplet: weight_x * L_id + weight_t * L_tri | softmax: L_id alone
     cfg.loss.softmax = CN()
     cfg.loss.softmax.label_smooth = False
     cfg.loss.triplet = CN()
@@ -70,7 +79,10 @@ def get_default_config() -> CN:
 
     cfg.test = CN()
     cfg.test.batch_size = 128
-    cfg.test.evaluate = False
+    cfg.test.evaluate = False  # True: only evaluate model.load_weights (or --weights), as torchreid's main.py
+    cfg.test.ranks = [1, 5, 10, 20]  # CMC ranks printed in torchreid's result block (beside the paper's 1, 10, 20)
+    cfg.test.visrank = False  # one picture of ranked results per query in <save_dir>/visrank_<dataset>
+    cfg.test.visrank_topk = 10
     cfg.test.eval_freq = 10
     cfg.test.start_eval = 0
 
@@ -112,6 +124,7 @@ def load_config(config_file: str | Path | None = None, opts: list[str] | None = 
             raise ValueError(f"command-line overrides must be KEY VALUE pairs, got an odd number: {opts}")
         with _named("command line"):
             cfg.merge_from_list(list(opts))
+    check(cfg)
     cfg.freeze()
     return cfg
 

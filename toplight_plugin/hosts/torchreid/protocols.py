@@ -156,8 +156,15 @@ def evaluate_published(
     and written to ``<save_dir>/results.json``. Returns the first protocol's rank-1 and mAP, as torchreid expects.
 
     ``engine.protocol`` (ProtocolOptions) is used when the engine has one, the published defaults otherwise.
+    torchreid's distance options (``dist_metric``, ``normalize_feature``, ``rerank``) are not the protocol's: a
+    line says so when they are set.
     """
     save_dir = Path(save_dir or getattr(engine, "save_dir", "") or ".")
+    ignored = [key for key in ("rerank", "normalize_feature") if unused.get(key)]
+    if unused.get("dist_metric", "euclidean") != "euclidean":
+        ignored.append("dist_metric")
+    if ignored:
+        print(f"test.{', test.'.join(ignored)}: not part of the published protocol (cosine distance), not applied")
     draw = None
     if visrank and distributed.is_main():
         manager = engine.datamanager
