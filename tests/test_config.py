@@ -100,3 +100,21 @@ def test_resume_falls_back_to_the_newest_epoch_and_test_evaluate_only_evaluates(
     assert "Rank-1  : " in log.read_text() and "mAP: " in log.read_text()  # what torchreid's parse_test_res reads
     with pytest.raises(ValueError, match="test.evaluate True needs the weights"):
         train_tool.main(evaluate)
+
+
+def test_shipped_configs_are_found_by_name_from_anywhere(tmp_path, monkeypatch, capsys):
+    from toplight_plugin.cli import config as config_tool
+    from toplight_plugin.core import config_files
+
+    monkeypatch.chdir(tmp_path)  # outside the checkout, as after pip install
+    shipped = config_files.names()
+    assert "sysu/mbv3l_top_fdr.yaml" in shipped and "torchreid/synthetic_mbv3s.yaml" in shipped
+    for name in ("sysu/mbv3l_top_fdr.yaml", "sysu/mbv3l_top_fdr", "configs/sysu/mbv3l_top_fdr.yaml"):
+        assert config_files.find(name) == config_files.root() / "sysu" / "mbv3l_top_fdr.yaml"
+    assert load_config("regdb/mbv3s_baseline").model.name == "toplight_mobilenetv3_small"
+    assert config_tool.main(["sysu/mbv3l_top_fdr", "--print"]).startswith(
+        (config_files.root() / "sysu" / "mbv3l_top_fdr.yaml").read_text()[:40]
+    )
+    assert config_tool.main([]).splitlines() == shipped
+    with pytest.raises(FileNotFoundError, match="config file sysu/nope does not exist, here or among the shipped"):
+        load_config("sysu/nope")

@@ -31,7 +31,10 @@ def test_success_exits_zero_and_a_mistake_is_one_line(tmp_path):
     bad = subprocess.run([_script("toplight-train"), "--config-file", str(tmp_path / "missing.yaml")],
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    expected = f"toplight-train: error: config file {tmp_path / 'missing.yaml'} does not exist"
+    expected = (
+        f"toplight-train: error: config file {tmp_path / 'missing.yaml'} does not exist, here or among the shipped "
+        "configs (toplight-config)"
+    )
     assert bad.stderr.strip().splitlines() == [expected]
 
 

@@ -10,7 +10,7 @@ import sys
 
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
                FloatingPointError)  # fmt: skip
-TOOLS = ("bench_eval", "benchmark", "curves", "demo", "export_onnx", "flops", "gradcam", "make_synthetic",
+TOOLS = ("bench_eval", "benchmark", "config", "curves", "demo", "export_onnx", "flops", "gradcam", "make_synthetic",
          "pretrain_top", "reference", "search", "show_augs", "soup", "test", "train", "tsne")  # fmt: skip
 
 

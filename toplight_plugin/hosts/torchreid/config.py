@@ -13,6 +13,8 @@ from pathlib import Path
 
 from yacs.config import CfgNode as CN
 
+from toplight_plugin.core import config_files
+
 from .config_checks import check
 
 
@@ -114,9 +116,7 @@ def load_config(config_file: str | Path | None = None, opts: list[str] | None = 
     an unknown key names itself and its source."""
     cfg = (defaults or get_default_config)()
     if config_file:
-        path = Path(config_file)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file {path} does not exist")
+        path = config_files.find(config_file)
         with _named(str(path)):
             cfg.merge_from_file(str(path))
     if opts:

@@ -1,0 +1,87 @@
+"""The commands in README.md and docs/ say what the tools accept: every ``toplight-*`` / ``python tools/*.py``
+command is one of the tools, every config it names exists (a path or a shipped name) and loads with the overrides
+written after it, and a test of ``.../last.pth`` after training the same config in the same block reads the folder
+that training writes."""
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from toplight_plugin.core.pretrain import get_default_config as pretrain_defaults
+from toplight_plugin.hosts.torchreid.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = {  # console script -> tool (toplight_plugin.cli.<tool>, tools/<tool>.py)
+    name: target.rsplit(":", 1)[1]
+    for name, target in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"].items()
+}
+TOOLS = set(SCRIPTS.values())
+YACS_TOOLS = {"train", "test", "pretrain_top", "reference"}
+FLAGS = {"--config-file": 1, "--weights": 1, "--resume": 0}
+
+
+def tool_of(words: list[str]) -> tuple[str, list[str]] | None:
+    """(tool, its arguments) of a ``toplight-X ...`` or ``python tools/X.py ...`` line (after any VAR=value)."""
+    while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+        words = words[1:]
+    if words[:1] and words[0].startswith("toplight-"):
+        return SCRIPTS.get(words[0], words[0]), words[1:]
+    if words[:1] == ["python"] and len(words) > 1 and words[1].startswith("tools/"):
+        return Path(words[1]).stem, words[2:]
+    return None
+
+
+def commands(doc: Path) -> list[list[tuple[str, list[str]]]]:
+    """The tool commands of each bash block (continuations joined, comments dropped)."""
+    blocks = []
+    for block in re.findall(r"```bash\n(.*?)```", doc.read_text(), flags=re.S):
+        text = block.replace("\\\n", " ")
+        found = [tool_of(shlex.split(line, comments=True)) for line in text.splitlines()]
+        if any(found):
+            blocks.append([command for command in found if command])
+    return blocks
+
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCKS = [(doc.relative_to(ROOT), i, block) for doc in DOCS for i, block in enumerate(commands(doc))]
+
+
+def split(words: list[str]) -> tuple[dict[str, str], list[str]]:
+    """(flags, KEY VALUE overrides) of a yacs tool's arguments."""
+    flags, rest, i = {}, [], 0
+    while i < len(words):
+        if words[i] in FLAGS:
+            flags[words[i]] = words[i + 1] if FLAGS[words[i]] else ""
+            i += 1 + FLAGS[words[i]]
+        else:
+            rest.append(words[i])
+            i += 1
+    return flags, rest
+
+
+def test_the_docs_show_commands():
+    assert len(BLOCKS) >= 20
+    assert sum(tool == "train" for _, _, block in BLOCKS for tool, _ in block) >= 5
+
+
+@pytest.mark.parametrize(("doc", "index", "block"), BLOCKS, ids=[f"{d}#{i}" for d, i, _ in BLOCKS])
+def test_documented_commands_match_the_tools(doc, index, block):
+    trained = {}  # config -> save_dir of a training run earlier in the block
+    for tool, args in block:
+        assert tool in TOOLS, f"{doc}: {tool} is not one of the tools {sorted(TOOLS)}"
+        if tool not in YACS_TOOLS:
+            continue
+        flags, overrides = split(args)
+        config = flags.get("--config-file")
+        if config is None or config.startswith("output/"):
+            continue
+        defaults = pretrain_defaults if tool == "pretrain_top" else None
+        cfg = load_config(config, overrides, defaults=defaults)  # raises on a missing file, key or bad value
+        if tool == "train":
+            trained[config] = Path(cfg.data.save_dir)
+        weights = flags.get("--weights", "")
+        if tool == "test" and weights.endswith("last.pth") and config in trained:
+            assert Path(weights).parent == trained[config], f"{doc}: {weights} is not where that training writes"
