@@ -3,6 +3,7 @@ test ranks mean what they mean in torchreid; a value that is not allowed is one 
 before any data is read."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -118,3 +119,34 @@ def test_shipped_configs_are_found_by_name_from_anywhere(tmp_path, monkeypatch, 
     assert config_tool.main([]).splitlines() == shipped
     with pytest.raises(FileNotFoundError, match="config file sysu/nope does not exist, here or among the shipped"):
         load_config("sysu/nope")
+
+
+CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_FILES = sorted(p for p in CONFIGS_DIR.rglob("*.yaml") if p.parent.name != "pretrain")
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=[f"{p.parent.name}/{p.name}" for p in CONFIG_FILES])
+def test_training_and_test_transforms_normalise_alike(path):
+    """One pair of keys, data.norm_mean / data.norm_std, feeds the plugin's training augmentation and torchreid's
+    test transform; the face configs use LightCNN's [0, 1] range."""
+    from toplight_plugin.hosts.torchreid import compat
+    from toplight_plugin.hosts.torchreid.build import build_augment
+
+    cfg = load_config(path)
+    _, test = compat.data().transforms.build_transforms(cfg.data.height, cfg.data.width, norm_mean=cfg.data.norm_mean,
+                                                         norm_std=cfg.data.norm_std)  # fmt: skip
+    (normalize,) = [t for t in test.transforms if type(t).__name__ == "Normalize"]
+    augment = build_augment(cfg)
+    for pipeline in [] if augment is None else augment.pipelines.values():
+        (train_normalize,) = [t for t in pipeline.transforms if type(t).__name__ == "Normalize"]
+        assert tuple(train_normalize.mean) == tuple(normalize.mean)
+        assert tuple(train_normalize.std) == tuple(normalize.std)
+    faces = cfg.model.name.startswith("lightcnn")
+    assert tuple(normalize.mean) == ((0.0, 0.0, 0.0) if faces else (0.485, 0.456, 0.406))
+    if cfg.model.load_weights.startswith("output/pretrain/"):  # the soup was pretrained with the same input range
+        from toplight_plugin.core.pretrain import get_default_config as pretrain_defaults
+
+        producer = Path(cfg.model.load_weights).parent.name
+        top = load_config(CONFIGS_DIR / "pretrain" / f"{producer}.yaml", defaults=pretrain_defaults)
+        assert list(top.data.norm_mean) == list(cfg.data.norm_mean)
+        assert list(top.data.norm_std) == list(cfg.data.norm_std)

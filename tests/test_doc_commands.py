@@ -19,8 +19,8 @@ SCRIPTS = {  # console script -> tool (toplight_plugin.cli.<tool>, tools/<tool>.
     for name, target in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"].items()
 }
 TOOLS = set(SCRIPTS.values())
-YACS_TOOLS = {"train", "test", "pretrain_top", "reference"}
-FLAGS = {"--config-file": 1, "--weights": 1, "--resume": 0}
+YACS_TOOLS = {"train", "test", "pretrain_top", "reference", "splits"}
+FLAGS = {"--config-file": 1, "--weights": 1, "--resume": 0, "--splits": 1, "--test-only": 0}
 
 
 def tool_of(words: list[str]) -> tuple[str, list[str]] | None:

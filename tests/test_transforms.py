@@ -1,11 +1,15 @@
 """CAJ channel augmentations and the per-modality pipelines do what they claim."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from toplight_plugin.core.transforms import (
     CAJ_ERASE_FILL,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     AugmentOptions,
     ChannelAdaptiveGray,
     ChannelExchange,
@@ -74,6 +78,23 @@ def test_random_erasing_fills_one_rectangle_within_the_area_range():
         np.testing.assert_array_equal(out[changed], np.broadcast_to(fill, (changed.sum(), 3)))
 
 
+def test_random_value_erasing_fills_the_rectangle_with_normalised_uniform_values():
+    """The paper's RE: values drawn over the pixel range [0, 1], then normalised like the image."""
+    erase = RandomErasing(fill="random", p=1.0)
+    erase.set_random_seed(1)
+    img = _image(shape=(288, 144, 3))
+    values = []
+    for _ in range(20):
+        out = erase(image=img)["image"]
+        changed = np.any(out != img, axis=2)
+        assert 0.02 * 0.9 <= changed.mean() <= 0.4 * 1.1
+        values.append(out[changed] * np.asarray(IMAGENET_STD) + np.asarray(IMAGENET_MEAN))
+    pixels = np.concatenate(values)
+    # float32 normalise / un-normalise round trip: a few ulps of values below 3
+    assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5
+    assert abs(pixels.mean() - 0.5) < 0.02 and abs(pixels.std() - math.sqrt(1 / 12)) < 0.02  # uniform
+
+
 def test_pipelines_per_modality():
     augment = ModalityAugment.preset("caj", height=64, width=32)
     rgb = np.random.default_rng(1).integers(0, 255, (128, 64, 3), dtype=np.uint8)
@@ -102,8 +123,11 @@ def test_options_switch_steps_off_and_flip_flips():
 
 def test_presets_name_their_steps():
     steps = {name: [type(t).__name__ for t in ModalityAugment.preset(name, 64, 32).pipelines[0].transforms]
-             for name in ("caj", "basic", "flip")}  # fmt: skip
+             for name in ("caj", "basic", "flip", "paper")}  # fmt: skip
     assert steps["flip"] == ["Resize", "HorizontalFlip", "Normalize", "ToTensorV2"]
+    assert steps["paper"] == ["Resize", "HorizontalFlip", "Normalize", "RandomErasing", "RandomErasing", "ToTensorV2"]
+    fills = [t.fill for t in ModalityAugment.preset("paper", 64, 32).pipelines[1].transforms[3:5]]
+    assert fills == ["random", CAJ_ERASE_FILL]  # RE, then CE, on both modalities
     assert {"RandomCrop", "RandomErasing"} <= set(steps["basic"]) and "ChannelExchange" not in steps["basic"]
     assert "ChannelExchange" in steps["caj"]
     with pytest.raises(ValueError, match="unknown augmentation preset 'strong'"):

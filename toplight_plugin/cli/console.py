@@ -11,7 +11,7 @@ import sys
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
                FloatingPointError)  # fmt: skip
 TOOLS = ("bench_eval", "benchmark", "config", "curves", "demo", "export_onnx", "flops", "gradcam", "make_synthetic",
-         "pretrain_top", "reference", "search", "show_augs", "soup", "test", "train", "tsne")  # fmt: skip
+         "pretrain_top", "reference", "search", "show_augs", "soup", "splits", "test", "train", "tsne")  # fmt: skip
 
 
 def run(tool: str, argv: list[str] | None = None) -> int:

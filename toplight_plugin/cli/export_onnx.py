@@ -26,8 +26,9 @@ def main(argv: list[str] | None = None) -> float:
     model, cfg = model_from_args(args)
     height, width = cfg.data.height, cfg.data.width
     meta = {"model": cfg.model.name, "weights": str(args.weights), "modality": "0 visible, 1 infrared"}
-    export_onnx(model, args.output, height, width, meta, args.opset)
-    diff = parity(model, args.output, height, width)
+    norm = dict(mean=tuple(cfg.data.norm_mean), std=tuple(cfg.data.norm_std))  # the training config's, inside
+    export_onnx(model, args.output, height, width, meta, args.opset, **norm)
+    diff = parity(model, args.output, height, width, **norm)
     print(f"{args.output}: {height}x{width}, max |onnxruntime - PyTorch| = {diff:.2e} (tolerance {args.tolerance:g})")
     if diff > args.tolerance:
         raise SystemExit(f"{args.output}: parity check failed ({diff:.2e} > {args.tolerance:g})")

@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> dict[str, torch.Tensor]:
     model, cfg = model_from_args(args)
     files = [p for source in args.images for p in list_images(source)]
     images = load_batch(files, cfg.data.height, cfg.data.width)
-    maps = grad_cam(model, normalized(torch.from_numpy(images)), MODALITIES[args.modality])
+    inputs = normalized(torch.from_numpy(images), cfg.data.norm_mean, cfg.data.norm_std)
+    maps = grad_cam(model, inputs, MODALITIES[args.modality])
     plot_maps(images, maps, args.output, [f"{p.parent.name}/{p.name}" for p in files])
     print(f"Grad-CAM of {len(files)} images ({', '.join(maps)}) written to {args.output}")
     return maps

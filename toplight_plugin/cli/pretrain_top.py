@@ -41,7 +41,8 @@ def pretrain(cfg, resume: bool = False) -> Path:
     if main_rank:
         save_dir.mkdir(parents=True, exist_ok=True)
         (save_dir / "config.yaml").write_text(cfg.dump())
-    augment = TaskOrientedAugment(cfg.data.height, cfg.data.width, task_oriented=cfg.top.task_augs)
+    augment = TaskOrientedAugment(cfg.data.height, cfg.data.width, task_oriented=cfg.top.task_augs,
+                                  mean=tuple(cfg.data.norm_mean), std=tuple(cfg.data.norm_std))  # fmt: skip
     dataset = PairedImageFolder(cfg.data.root, augment)
     top = TOPModel(cfg, len(dataset.classes)).to(device)  # unwrapped: what checkpoints hold
     model = top

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> list[Ranking]:
         embedder = OnnxEmbedder(args.onnx)
     else:
         model, cfg = model_from_args(args)
-        embedder = TorchEmbedder(model, cfg.data.height, cfg.data.width)
+        embedder = TorchEmbedder(model, cfg.data.height, cfg.data.width, cfg.data.norm_mean, cfg.data.norm_std)
     gallery_modality = MODALITIES[args.gallery_modality]
     query_modality = next(name for name, code in MODALITIES.items() if code != gallery_modality)
     gallery = [p for source in args.gallery for p in list_images(source)]

@@ -12,6 +12,7 @@ import torch
 from .data.images import read_image
 from .export import FeatureGraph, onnx_features, onnx_session
 from .heads import ReIDNet
+from .transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
 def load_batch(paths: list[str | Path], height: int, width: int) -> np.ndarray:
@@ -47,8 +48,10 @@ class Embedder(abc.ABC):
 
 
 class TorchEmbedder(Embedder):
-    def __init__(self, model: ReIDNet, height: int, width: int):
-        self.graph, self.height, self.width = FeatureGraph(model), height, width
+    """A model with its training config's input size and normalisation."""
+
+    def __init__(self, model: ReIDNet, height: int, width: int, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+        self.graph, self.height, self.width = FeatureGraph(model, mean, std), height, width
 
     @torch.no_grad()
     def run(self, images, modality):

@@ -24,25 +24,26 @@ from .transforms import IMAGENET_MEAN, IMAGENET_STD
 INPUTS, OUTPUT = ("images", "modality"), "features"
 
 
-def normalized(images: torch.Tensor) -> torch.Tensor:
-    """RGB in [0, 1] -> the ImageNet-normalised input the networks are trained on (what the graph does inside)."""
-    mean = images.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    return (images - mean) / images.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+def normalized(images: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
+    """RGB in [0, 1] -> the normalised input the network was trained on (``data.norm_mean`` / ``data.norm_std``;
+    what the graph does inside)."""
+    return (images - images.new_tensor(mean).view(1, 3, 1, 1)) / images.new_tensor(std).view(1, 3, 1, 1)
 
 
 class FeatureGraph(nn.Module):
-    """``model`` in eval mode as ``(images in [0, 1], modality codes) -> unit-length retrieval features``."""
+    """``model`` in eval mode as ``(images in [0, 1], modality codes) -> unit-length retrieval features``, with the
+    training config's normalisation inside."""
 
-    def __init__(self, model: ReIDNet):
+    def __init__(self, model: ReIDNet, mean=IMAGENET_MEAN, std=IMAGENET_STD):
         super().__init__()
         if isinstance(model.backbone, DualPathNet) and len(model.backbone.pre) != 1:
             raise ValueError("a two-group TOP pretraining model cannot be deployed: merge it with tools/soup.py first")
-        self.model = model
+        self.model, self.mean, self.std = model, tuple(mean), tuple(std)
         self.eval()  # the exporter restores the wrapper's own mode afterwards, recursively
 
     def forward(self, images: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
         backbone = self.model.backbone
-        x = normalized(images)
+        x = normalized(images, self.mean, self.std)
         if isinstance(backbone, DualPathNet):
             infrared = (modality == 1).view(-1, 1, 1, 1)
             x = torch.where(infrared, backbone.stems[1](x), backbone.stems[0](x))
@@ -52,12 +53,13 @@ class FeatureGraph(nn.Module):
         return F.normalize(self.model.head.embed(features), dim=1)
 
 
-def export_onnx(model: ReIDNet, path: str | Path, height: int, width: int, metadata: dict[str, str], opset: int = 17):
-    """Write ``FeatureGraph(model)`` as ONNX with a dynamic batch; ``metadata`` goes into the file's properties
-    (the input size and model name, which the search tool reads back)."""
+def export_onnx(model: ReIDNet, path: str | Path, height: int, width: int, metadata: dict[str, str], opset: int = 17,
+                mean=IMAGENET_MEAN, std=IMAGENET_STD):  # fmt: skip
+    """Write ``FeatureGraph(model, mean, std)`` as ONNX with a dynamic batch; ``metadata`` goes into the file's
+    properties (the input size and model name, which the search tool reads back) with the normalisation."""
     import onnx
 
-    graph = FeatureGraph(model)
+    graph = FeatureGraph(model, mean, std)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     example = (torch.rand(2, 3, height, width), torch.tensor([0, 1]))
@@ -67,7 +69,8 @@ def export_onnx(model: ReIDNet, path: str | Path, height: int, width: int, metad
         torch.onnx.export(graph, example, str(path), input_names=list(INPUTS), output_names=[OUTPUT],
                           dynamic_axes=dynamic, opset_version=opset, dynamo=False)  # fmt: skip
     proto = onnx.load(str(path))
-    info = {"height": str(height), "width": str(width), **metadata}
+    info = {"height": str(height), "width": str(width), "norm_mean": str(list(mean)), "norm_std": str(list(std)),
+            **metadata}  # fmt: skip
     onnx.helper.set_model_props(proto, info)
     onnx.checker.check_model(proto)
     tmp = path.with_name(path.name + ".tmp")
@@ -98,7 +101,8 @@ def onnx_features(session, images: np.ndarray, modality: np.ndarray) -> np.ndarr
     return session.run([OUTPUT], {i.name: feeds[i.name] for i in session.get_inputs()})[0]
 
 
-def parity(model: ReIDNet, path: str | Path, height: int, width: int, batch: int = 4, seed: int = 0) -> float:
+def parity(model: ReIDNet, path: str | Path, height: int, width: int, batch: int = 4, seed: int = 0,
+           mean=IMAGENET_MEAN, std=IMAGENET_STD) -> float:  # fmt: skip
     """Max |onnxruntime - PyTorch| over a mixed-modality batch of random images, PyTorch being the model's own
     eval path (``model(x, modality)``, then L2 normalisation) rather than the export wrapper; inf when either side
     is not finite."""
@@ -106,7 +110,7 @@ def parity(model: ReIDNet, path: str | Path, height: int, width: int, batch: int
     images = torch.rand(batch, 3, height, width, generator=generator)
     modality = torch.arange(batch) % 2
     with torch.no_grad():
-        expected = F.normalize(model.eval()(normalized(images), modality), dim=1).numpy()
+        expected = F.normalize(model.eval()(normalized(images, mean, std), modality), dim=1).numpy()
     got = onnx_features(onnx_session(path), images.numpy(), modality.numpy())
     difference = np.abs(got - expected)
     return float(difference.max()) if np.isfinite(difference).all() else float("inf")  # NaN never passes

@@ -33,6 +33,8 @@ def get_default_config() -> CN:
     cfg.data.width = 224
     cfg.data.workers = 4
     cfg.data.save_dir = "output/pretrain/mbv3l"
+    cfg.data.norm_mean = [0.485, 0.456, 0.406]  # what VI training normalises with (LightCNN: 0, 1)
+    cfg.data.norm_std = [0.229, 0.224, 0.225]
     cfg.train = CN()
     cfg.train.lr = 0.1
     cfg.train.momentum = 0.9

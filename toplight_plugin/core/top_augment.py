@@ -38,8 +38,9 @@ class TaskOrientedAugment:
     """``augment(image) -> (view1, view2)``, CHW float tensors; ``task_oriented=False`` keeps the generic steps only
     (Table 3 row 2)."""
 
-    def __init__(self, height: int = 224, width: int = 224, task_oriented: bool = True, normalise: bool = True):
-        tail = [A.Normalize(IMAGENET_MEAN, IMAGENET_STD), ToTensorV2()] if normalise else []
+    def __init__(self, height: int = 224, width: int = 224, task_oriented: bool = True, normalise: bool = True,
+                 mean=IMAGENET_MEAN, std=IMAGENET_STD):  # fmt: skip
+        tail = [A.Normalize(mean, std), ToTensorV2()] if normalise else []
         colour, texture = (colour_steps(), texture_steps()) if task_oriented else ([], [])
         self.paths = [
             A.Compose([*_generic(height, width), *colour, *tail]),

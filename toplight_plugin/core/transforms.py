@@ -26,11 +26,19 @@ GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)
 
 
 class RandomErasing(A.ImageOnlyTransform):
-    """CAJ's / torchreid's random erasing: up to 100 draws of a rectangle that fits, filled with ``fill``."""
+    """Random erasing: up to 100 draws of a rectangle that fits (area 2-40 %, aspect 0.3-3.3), filled with ``fill``.
 
-    def __init__(self, area=(0.02, 0.4), min_aspect=0.3, fill=CAJ_ERASE_FILL, p=0.5):
+    ``fill`` a tuple: one constant per channel, as CAJ's ``ChannelRandomErasing`` (the paper's "channel erasing",
+    CE [40]) and torchreid's code do. ``fill="random"``: every erased value drawn uniformly over the pixel range and
+    normalised with ``mean`` / ``std``, as Zhong et al.'s paper describes random erasing (RE [49]).
+    """
+
+    def __init__(self, area=(0.02, 0.4), min_aspect=0.3, fill=CAJ_ERASE_FILL, p=0.5, mean=IMAGENET_MEAN,
+                 std=IMAGENET_STD):  # fmt: skip
         super().__init__(p=p)
-        self.area, self.min_aspect, self.fill = tuple(area), min_aspect, tuple(fill)
+        self.area, self.min_aspect = tuple(area), min_aspect
+        self.fill = fill if fill == "random" else tuple(fill)
+        self.mean, self.std = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
 
     def get_params_dependent_on_data(self, params, data):
         height, width = params["shape"][:2]
@@ -40,15 +48,25 @@ class RandomErasing(A.ImageOnlyTransform):
             aspect = rnd.uniform(self.min_aspect, 1 / self.min_aspect)
             h, w = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
             if w < width and h < height:
-                return {"box": (rnd.randint(0, height - h), rnd.randint(0, width - w), h, w)}
-        return {"box": None}
+                box = (rnd.randint(0, height - h), rnd.randint(0, width - w), h, w)
+                values = None
+                if self.fill == "random":
+                    channels = params["shape"][2] if len(params["shape"]) == 3 else 1
+                    values = self.random_generator.uniform(size=(h, w, channels)).astype(np.float32)
+                return {"box": box, "values": values}
+        return {"box": None, "values": None}
 
-    def apply(self, img, box=None, **params):
+    def apply(self, img, box=None, values=None, **params):
         if box is None:
             return img
         top, left, h, w = box
         out = img.copy()
-        fill = np.asarray(self.fill[: out.shape[2]] if out.ndim == 3 else self.fill[0], dtype=out.dtype)
+        if values is not None:
+            channels = values.shape[2]
+            fill = (values - self.mean[:channels]) / self.std[:channels]
+            fill = fill.astype(out.dtype) if out.ndim == 3 else fill[..., 0].astype(out.dtype)
+        else:
+            fill = np.asarray(self.fill[: out.shape[2]] if out.ndim == 3 else self.fill[0], dtype=out.dtype)
         out[top : top + h, left : left + w] = fill
         return out
 
@@ -99,7 +117,8 @@ class AugmentOptions:
 
     flip: float = 0.5
     pad: int = 10  # zero padding before the random crop back to size (CAJ); 0 = no crop
-    random_erasing: float = 0.5
+    random_erasing: float = 0.5  # rectangle filled with per-channel constants (CAJ's; the paper's CE)
+    random_value_erasing: float = 0.0  # rectangle filled with random values (the paper's RE)
     channel_exchange: float = 0.0  # visible: CAJ trains half its visible views with it
     channel_gray: float = 0.0  # infrared: CAJ applies ChannelAdapGray(0.5) to every view
     gray_p: float = 0.5
@@ -108,24 +127,30 @@ class AugmentOptions:
 CAJ_VISIBLE = AugmentOptions(channel_exchange=0.5)
 CAJ_INFRARED = AugmentOptions(channel_gray=1.0)
 FLIP_ONLY = AugmentOptions(pad=0, random_erasing=0.0)
+PAPER = AugmentOptions(pad=0, random_value_erasing=0.5)  # §4.1 / Table 2a: "RE, CE, Flip" (docs/training.md)
 
 # toplight.augment name -> (visible, infrared) options
 PRESETS: dict[str, tuple[AugmentOptions, AugmentOptions]] = {
+    "paper": (PAPER, PAPER),  # resize, flip, random erasing with random values and with channel constants
     "caj": (CAJ_VISIBLE, CAJ_INFRARED),  # CAJ's channel augmentations on top of "basic"
     "basic": (AugmentOptions(), AugmentOptions()),  # resize, pad-crop, flip, random erasing
     "flip": (FLIP_ONLY, FLIP_ONLY),  # resize and flip: short from-scratch runs (docs/learning.md)
 }
 
 
-def train_transform(options: AugmentOptions, height: int = 288, width: int = 144) -> A.Compose:
-    """Resize, pad + random crop, flip, normalise (ImageNet), erasing and channel augmentation, to a CHW tensor."""
+def train_transform(options: AugmentOptions, height: int = 288, width: int = 144, mean=IMAGENET_MEAN,
+                    std=IMAGENET_STD) -> A.Compose:  # fmt: skip
+    """Resize, pad + random crop, flip, normalise (``data.norm_mean`` / ``data.norm_std``; ImageNet's unless the
+    config says otherwise), erasing and channel augmentation, to a CHW tensor."""
     steps = [A.Resize(height, width)]
     if options.pad:
         steps += [
             A.PadIfNeeded(height + 2 * options.pad, width + 2 * options.pad, border_mode=0, fill=0),
             A.RandomCrop(height, width),
         ]
-    steps += [A.HorizontalFlip(p=options.flip), A.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    steps += [A.HorizontalFlip(p=options.flip), A.Normalize(mean, std)]
+    if options.random_value_erasing:
+        steps.append(RandomErasing(fill="random", p=options.random_value_erasing, mean=mean, std=std))
     if options.random_erasing:
         steps.append(RandomErasing(p=options.random_erasing))
     if options.channel_exchange:
@@ -135,8 +160,8 @@ def train_transform(options: AugmentOptions, height: int = 288, width: int = 144
     return A.Compose([*steps, ToTensorV2()])
 
 
-def test_transform(height: int = 288, width: int = 144) -> A.Compose:
-    return A.Compose([A.Resize(height, width), A.Normalize(IMAGENET_MEAN, IMAGENET_STD), ToTensorV2()])
+def test_transform(height: int = 288, width: int = 144, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> A.Compose:
+    return A.Compose([A.Resize(height, width), A.Normalize(mean, std), ToTensorV2()])
 
 
 class ModalityAugment:
@@ -151,12 +176,13 @@ class ModalityAugment:
         self._seeded_with = None
 
     @classmethod
-    def preset(cls, name: str, height: int = 288, width: int = 144) -> ModalityAugment:
+    def preset(cls, name: str, height: int = 288, width: int = 144, mean=IMAGENET_MEAN,
+               std=IMAGENET_STD) -> ModalityAugment:  # fmt: skip
         """A named pipeline pair of PRESETS."""
         if name not in PRESETS:
             raise ValueError(f"unknown augmentation preset {name!r}; expected one of {sorted(PRESETS)}")
         visible, infrared = PRESETS[name]
-        return cls(train_transform(visible, height, width), train_transform(infrared, height, width))
+        return cls(*(train_transform(options, height, width, mean, std) for options in (visible, infrared)))
 
     def __call__(self, image: np.ndarray, modality: int):
         self._seeded_with = reseed(self.pipelines.values(), self._seeded_with)

@@ -26,7 +26,8 @@ def build_augment(cfg):
         raise ValueError(
             f"toplight.augment must be one of {[*PRESETS, 'torchreid']}, got {cfg.toplight.augment!r}"
         )
-    return ModalityAugment.preset(cfg.toplight.augment, cfg.data.height, cfg.data.width)
+    return ModalityAugment.preset(cfg.toplight.augment, cfg.data.height, cfg.data.width, tuple(cfg.data.norm_mean),
+                                  tuple(cfg.data.norm_std))  # fmt: skip
 
 
 def build_datamanager(cfg, use_gpu: bool):
