@@ -28,7 +28,7 @@ def test_one_epoch_then_soup_loads_into_the_vi_model(tmp_path):
     last = torch.load(tmp_path / "out" / "last.pth", weights_only=True)
     assert last["epoch"] == 1 and any(k.startswith("backbone.pre.1.") for k in last["state_dict"])
     vi = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=5, loss="triplet", pretrained=str(soup),
-                               height=64, width=32)  # fmt: skip
+                               height=64, width=32, allow_missing=("head.", "backbone.neck."))  # fmt: skip
     torch.testing.assert_close(vi.state_dict()["backbone.stems.1.0.weight"], state["backbone.stems.1.0.weight"])
 
 

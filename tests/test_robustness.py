@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 import toplight_plugin
+from toplight_plugin.cli import export_onnx as export_tool
 from toplight_plugin.cli import search as search_tool
 from toplight_plugin.cli import train as train_tool
 from toplight_plugin.core.data import sysu_mm01
@@ -99,3 +100,19 @@ def test_export_parity_fails_on_nan(tmp_path):
         next(p for n, p in model.named_parameters() if n.endswith("bn.weight")).fill_(float("nan"))
     path = export_onnx(model, tmp_path / "m.onnx", 64, 32, {})
     assert parity(model, path, 64, 32) == float("inf")
+
+
+def test_weights_that_leave_the_fdr_random_are_an_error_unless_named(tmp_path):
+    baseline = toplight_plugin.build("toplight_mobilenetv3_small", 5, fdr=None, height=64, width=32)
+    path = tmp_path / "baseline.pth"
+    torch.save({"state_dict": baseline.state_dict()}, path)
+    options = dict(height=64, width=32, pretrained=str(path))
+    with pytest.raises(ValueError, match=r"does not cover \d+ model tensors \(backbone\.neck\..*model.allow_missing"):
+        toplight_plugin.build("toplight_mobilenetv3_small", 5, **options)
+    named = toplight_plugin.build("toplight_mobilenetv3_small", 5, allow_missing=("head.", "backbone.neck."), **options)
+    torch.testing.assert_close(named.backbone.stems[1].state_dict(), baseline.backbone.stems[1].state_dict())
+    # evaluation tools ignore a config's allow_missing: it is about the weights training starts from
+    with pytest.raises(ValueError, match="does not cover"):
+        export_tool.main(["--model", "toplight_mobilenetv3_small", "--weights", str(path), "--output",
+                          str(tmp_path / "m.onnx"), "data.height", "64", "data.width", "32", "toplight.fdr", "hs+vs",
+                          "model.allow_missing", "['backbone.neck.']"])  # fmt: skip

@@ -79,11 +79,12 @@ def test_own_checkpoint_round_trip_keeps_backbone_and_resets_classifier(tmp_path
     assert dst.head.classifier.weight.shape == (9, dst.head.classifier.weight.shape[1])
 
 
-def test_top_checkpoint_without_fdr_loads_and_two_groups_ask_for_the_soup(tmp_path):
+def test_top_checkpoint_without_fdr_loads_when_named_and_two_groups_ask_for_the_soup(tmp_path):
     top = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=4, fdr=None, **SIZE)
     path = tmp_path / "soup.pth"
     torch.save(top.state_dict(), path)
-    vi = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=4, pretrained=path, **SIZE)
+    vi = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=4, pretrained=path,
+                               allow_missing=("head.", "backbone.neck."), **SIZE)  # fmt: skip
     _assert_same(vi.backbone.stems, top.backbone.stems)
     two = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=4, fdr=None, pre_groups=2, **SIZE)
     torch.save(two.state_dict(), path)

@@ -26,5 +26,5 @@ def model_from_args(args: argparse.Namespace):
         if not any(k.startswith("backbone.neck.") for k in load_state_dict_file(args.weights)):
             opts += ["toplight.fdr", ""]
     cfg = load_config(args.config_file or None, opts + list(args.opts))
-    model = build_model(cfg, num_classes=1, weights=args.weights)
+    model = build_model(cfg, num_classes=1, weights=args.weights, evaluate=True)
     return model.eval(), cfg

@@ -76,7 +76,7 @@ def run(cfg, weights: str = ""):
         (save_dir / "config.yaml").write_text(cfg.dump())
     resume = None if cfg.test.evaluate else resume_from(cfg)
     datamanager = build_datamanager(cfg, use_gpu)
-    model = build_model(cfg, datamanager.num_train_pids, weights)
+    model = build_model(cfg, datamanager.num_train_pids, weights, evaluate=cfg.test.evaluate)
     engine = build_engine(cfg, datamanager, model, use_gpu)
     start = 0
     if resume is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .assemble import load_own_or_keep, split_pretrained
+from .assemble import ALLOW_HEAD, load_own_or_keep, split_pretrained
 from .backbones import BackboneSpec, library_model, set_last_stride
 from .dual_path import DualPathNet
 from .heads import BNNeck, ReIDNet
@@ -77,8 +77,9 @@ def _with_non_local(layer: nn.Sequential, after: tuple[int, ...]) -> nn.Sequenti
 
 
 def agw_resnet50(
-    num_classes: int, loss: str = "softmax", pretrained: bool | str | Path = False, use_gpu: bool = False, **kwargs
-) -> ReIDNet:
+    num_classes: int, loss: str = "softmax", pretrained: bool | str | Path = False, use_gpu: bool = False,
+    allow_missing: tuple[str, ...] = ALLOW_HEAD, **kwargs,
+) -> ReIDNet:  # fmt: skip
     """AGW two-stream ResNet-50. ``pretrained``: False, True (torchvision's ImageNet weights), a local file with
     torchvision's ResNet-50 state_dict, or an AGW checkpoint of this project. ``use_gpu`` is accepted for
     torchreid's ``build_model`` and ignored; so are the input size keywords, as AGW has no FDR to size."""
@@ -95,7 +96,8 @@ def agw_resnet50(
         layer4,
     )
     backbone = DualPathNet(stem, shared, GeM())
-    return load_own_or_keep(ReIDNet(backbone, BNNeck(FEAT_DIM, num_classes), loss), own, str(pretrained))
+    model = ReIDNet(backbone, BNNeck(FEAT_DIM, num_classes), loss)
+    return load_own_or_keep(model, own, str(pretrained), tuple(allow_missing))
 
 
 register_model(agw_resnet50, fdr=False)

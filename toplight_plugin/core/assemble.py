@@ -81,12 +81,16 @@ def is_own_checkpoint(state: dict[str, torch.Tensor]) -> bool:
     return any(k.startswith("backbone.stems.") for k in state)
 
 
-def load_own_checkpoint(model: ReIDNet, state: dict[str, torch.Tensor], source: str) -> list[str]:
+ALLOW_HEAD = ("head.",)  # a new dataset has a new number of identities: its classifier starts afresh
+
+
+def load_own_checkpoint(model: ReIDNet, state: dict[str, torch.Tensor], source: str,
+                        allow_missing: tuple[str, ...] = ALLOW_HEAD) -> list[str]:  # fmt: skip
     """Load a TOP / soup / VI checkpoint; returns the keys left at their initial values.
 
-    The backbone must match except for a neck the checkpoint lacks (TOP checkpoints have no
-    FDR); head tensors load only where their shape matches (a new dataset has a new number
-    of identities, so its classifier starts afresh).
+    Every model tensor the file lacks (or holds with another shape) must start with one of the ``allow_missing``
+    prefixes, named by the caller: a soup has no FDR, so a "+TOP & FDR" config names ``backbone.neck.``; anything
+    else left at its initial value (an FDR under a baseline checkpoint) is an error, not a random module.
     """
     own = model.state_dict()
     unexpected = [k for k in state if k not in own]
@@ -97,16 +101,19 @@ def load_own_checkpoint(model: ReIDNet, state: dict[str, torch.Tensor], source: 
             else ""
         )
         raise ValueError(f"{source}: {len(unexpected)} keys the model lacks, e.g. {unexpected[:3]}{hint}")
-    skipped = []
+    skipped = [k for k, v in own.items() if k not in state or state[k].shape != v.shape]
+    refused = [k for k in skipped if not k.startswith(tuple(allow_missing))]
+    if refused:
+        key = refused[0]
+        problem = "missing" if key not in state else f"shape {tuple(state[key].shape)} != {tuple(own[key].shape)}"
+        prefixes = sorted({".".join(k.split(".")[:2]) + "." for k in refused})
+        raise ValueError(
+            f"{source}: does not cover {len(refused)} model tensors ({key} is {problem}); to start them afresh "
+            f"on purpose, name them: model.allow_missing {prefixes}"
+        )
     for key, value in own.items():
-        required = key.startswith("backbone.") and not key.startswith("backbone.neck.")
-        if key in state and state[key].shape == value.shape:
+        if key not in skipped:
             value.copy_(state[key])
-        elif required:
-            problem = "missing" if key not in state else f"shape {tuple(state[key].shape)} != {tuple(value.shape)}"
-            raise ValueError(f"{source}: backbone tensor {key} is {problem}")
-        else:
-            skipped.append(key)
     return skipped
 
 
@@ -119,10 +126,11 @@ def split_pretrained(pretrained: bool | str | Path) -> tuple[dict[str, torch.Ten
     return (state, False) if is_own_checkpoint(state) else (None, state)
 
 
-def load_own_or_keep(model: ReIDNet, own: dict[str, torch.Tensor] | None, source: str) -> ReIDNet:
+def load_own_or_keep(model: ReIDNet, own: dict[str, torch.Tensor] | None, source: str,
+                     allow_missing: tuple[str, ...] = ALLOW_HEAD) -> ReIDNet:  # fmt: skip
     """Load ``own`` (from split_pretrained) when there is one, logging the tensors left at their initial values."""
     if own is not None:
-        skipped = load_own_checkpoint(model, own, source)
+        skipped = load_own_checkpoint(model, own, source, allow_missing)
         if skipped:
             log.info("%s: %d tensors kept their initial values: %s", source, len(skipped), ", ".join(skipped))
     return model

@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .assemble import FDROptions, assemble, is_own_checkpoint, load_own_checkpoint
+from .assemble import ALLOW_HEAD, FDROptions, assemble, is_own_checkpoint, load_own_checkpoint
 from .dual_path import until_global_pool
 from .heads import ReIDNet
 from .registry import register_model
@@ -205,8 +205,9 @@ def load_public(model: nn.Module, state: dict[str, torch.Tensor], source: str) -
     return skipped
 
 
-def _load(model: ReIDNet, pretrained: bool | str | Path) -> ReIDNet:
-    """Apply ``pretrained``: False, or a local file (public v2 checkpoint or one of ours)."""
+def _load(model: ReIDNet, pretrained: bool | str | Path, allow_missing: tuple[str, ...] = ALLOW_HEAD) -> ReIDNet:
+    """Apply ``pretrained``: False, or a local file (public v2 checkpoint or one of ours; for ours, see
+    assemble.load_own_checkpoint for ``allow_missing``)."""
     if pretrained is False or pretrained is None:
         return model
     if pretrained is True:
@@ -217,7 +218,7 @@ def _load(model: ReIDNet, pretrained: bool | str | Path) -> ReIDNet:
     source = str(pretrained)
     state = load_state_dict_file(pretrained)
     if is_own_checkpoint(state) or any(k.startswith("backbone.") for k in state):
-        skipped = load_own_checkpoint(model, state, source)
+        skipped = load_own_checkpoint(model, state, source, tuple(allow_missing))
     else:
         skipped = load_public(model, state, source)
     if skipped:
@@ -235,6 +236,7 @@ def lightcnn29(
     height: int = 128,
     width: int = 128,
     dropout: float = 0.5,
+    allow_missing: tuple[str, ...] = ALLOW_HEAD,
 ) -> nn.Module:
     """Table 8 baseline B: single-path LightCNN-29 v2; eval -> 256-d fc feature.
 
@@ -242,7 +244,7 @@ def lightcnn29(
     ``use_gpu`` is accepted for torchreid and ignored.
     """
     model = ReIDNet(SinglePath(lightcnn29_blocks(height, width)), LightCNNHead(FEAT_DIM, num_classes, dropout), loss)
-    return _load(model, pretrained)
+    return _load(model, pretrained, allow_missing)
 
 
 @register_model
@@ -256,6 +258,7 @@ def lightcnn29_toplight(
     width: int = 128,
     dropout: float = 0.5,
     pre_groups: int = 1,
+    allow_missing: tuple[str, ...] = ALLOW_HEAD,
     **fdr_options,
 ) -> nn.Module:
     """Table 8 B+TOP+FDR (``fdr=None``: B+TOP): dual-stem LightCNN-29 v2, FDR after Block4 (16x16 at 128x128).
@@ -273,4 +276,4 @@ def lightcnn29_toplight(
         fdr=FDROptions.from_kwargs(**fdr_options),
         pre_groups=pre_groups,
     )
-    return _load(model, pretrained)
+    return _load(model, pretrained, allow_missing)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch.nn as nn
 
-from .assemble import FDROptions, assemble, load_own_or_keep, split_pretrained
+from .assemble import ALLOW_HEAD, FDROptions, assemble, load_own_or_keep, split_pretrained
 from .backbones import BACKBONES, build_blocks
 from .heads import BNNeck
 from .registry import register_model, register_variant
@@ -23,6 +23,7 @@ def build_toplight(
     height: int = 288,
     width: int = 144,
     pre_groups: int = 1,
+    allow_missing: tuple[str, ...] = ALLOW_HEAD,
     **fdr_options,
 ) -> nn.Module:
     """Build a TOPLight network on ``backbone`` (a key of backbones.BACKBONES).
@@ -32,8 +33,9 @@ def build_toplight(
     weights) or a checkpoint of this project (TOP soup, VI training). ``use_gpu`` is
     accepted for torchreid's ``build_model`` and ignored: the caller moves the model.
     ``height``/``width``: the input size the FDR is built for. ``pre_groups=2`` builds the
-    TOP pretraining form with two pre-embedding groups. ``fdr_options``: see
-    FDROptions.from_kwargs (``fdr=None`` builds no FDR).
+    TOP pretraining form with two pre-embedding groups. ``allow_missing``: key prefixes a
+    checkpoint of this project may leave at their initial values (assemble.load_own_checkpoint).
+    ``fdr_options``: see FDROptions.from_kwargs (``fdr=None`` builds no FDR).
     """
     own, imagenet = split_pretrained(pretrained)
     blocks = build_blocks(backbone, imagenet, last_stride, source=str(pretrained))
@@ -45,7 +47,7 @@ def build_toplight(
         fdr=FDROptions.from_kwargs(**fdr_options),
         pre_groups=pre_groups,
     )
-    return load_own_or_keep(model, own, str(pretrained))
+    return load_own_or_keep(model, own, str(pretrained), tuple(allow_missing))
 
 
 def _factory(backbone: str):

@@ -59,10 +59,19 @@ def build_datamanager(cfg, use_gpu: bool):
         )
 
 
-def build_model(cfg, num_classes: int, weights: str = ""):
-    """The configured model; ``weights`` (or ``model.load_weights``) is a local file, else ImageNet if pretrained."""
+EVAL_UNUSED = ("head.classifier.", "head.fc2.")  # classifiers: training only, their size is the training set's
+
+
+def build_model(cfg, num_classes: int, weights: str = "", evaluate: bool = False):
+    """The configured model; ``weights`` (or ``model.load_weights``) is a local file, else ImageNet if pretrained.
+
+    The file must cover the model: for testing, export and search (``evaluate``) all but the head's classifier;
+    to start training, all but the head (a new dataset's) and the prefixes the config names in
+    ``model.allow_missing`` (a soup's missing FDR).
+    """
     name = cfg.model.name
-    options = dict(height=cfg.data.height, width=cfg.data.width)
+    allowed = EVAL_UNUSED if evaluate else ("head.", *cfg.model.allow_missing)
+    options = dict(height=cfg.data.height, width=cfg.data.width, allow_missing=allowed)
     if name not in WITHOUT_FDR and (cfg.toplight.fdr or name != "lightcnn29"):
         options.update(
             fdr=cfg.toplight.fdr or None,

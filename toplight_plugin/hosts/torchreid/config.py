@@ -24,6 +24,7 @@ def get_default_config() -> CN:
     cfg.model.name = "toplight_mobilenetv3_large"
     cfg.model.pretrained = True  # ImageNet weights through the library (needs the network or a cache)
     cfg.model.load_weights = ""  # a TOP soup / plugin checkpoint / ImageNet file to start from
+    cfg.model.allow_missing = []  # key prefixes that file may leave at their initial values, e.g. ["backbone.neck."]
     cfg.model.resume = ""  # a checkpoint to continue from, or "auto": the newest complete one in data.save_dir
 
     cfg.data = CN()
