@@ -116,3 +116,20 @@ def test_weights_that_leave_the_fdr_random_are_an_error_unless_named(tmp_path):
         export_tool.main(["--model", "toplight_mobilenetv3_small", "--weights", str(path), "--output",
                           str(tmp_path / "m.onnx"), "data.height", "64", "data.width", "32", "toplight.fdr", "hs+vs",
                           "model.allow_missing", "['backbone.neck.']"])  # fmt: skip
+
+
+def test_features_that_tie_everything_are_refused_not_scored(tmp_path):
+    """An all-black dataset used to score rank-1 100 % / mAP 100 %: every distance tied."""
+    from toplight_plugin.cli import test as test_tool
+    from toplight_plugin.core.evaluation.distances import FeatureDistances, all_tied
+
+    root = make_sysu(tmp_path / "SYSU-MM01", num_ids=6, splits=(2, 2, 2), images_per_cam=2, size=(64, 32))
+    for image in root.rglob("*.jpg"):
+        Image.new("RGB", (32, 64)).save(image)
+    model = toplight_plugin.build("toplight_mobilenetv3_small", 4, height=64, width=32)
+    torch.save({"state_dict": model.state_dict()}, tmp_path / "w.pth")
+    with pytest.raises(FloatingPointError, match="SYSUMM01: every query is at the same distance from every gallery"):
+        test_tool.main(["--weights", str(tmp_path / "w.pth"), *_tiny(tmp_path, tmp_path / "out")])
+    features = torch.nn.functional.normalize(torch.randn(5, 8), dim=1)
+    assert all_tied(FeatureDistances(features[:1].repeat(3, 1), features[1:2].repeat(4, 1)))
+    assert not all_tied(FeatureDistances(features[:2], features[2:]))

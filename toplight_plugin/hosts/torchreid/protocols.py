@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from toplight_plugin.core.data import sysu_mm01
 from toplight_plugin.core.data.images import read_image
+from toplight_plugin.core.evaluation.distances import all_tied
 from toplight_plugin.evaluation import FeatureDistances, evaluate_face, evaluate_regdb, evaluate_sysu
 
 from . import distributed
@@ -70,6 +71,15 @@ def _summary(results: list[dict], ranks) -> dict:
     return {**mean, "trials": rows}
 
 
+def refuse_ties(q_feat, g_feat, name: str) -> None:
+    """A feature set that ties everything has no ranking to measure (an all-black dataset scored 100 %)."""
+    if all_tied(FeatureDistances(q_feat, g_feat)):
+        raise FloatingPointError(
+            f"{name}: every query is at the same distance from every gallery image (the features do not differ); "
+            "rank-1 and mAP would only reflect the gallery's order. The model has collapsed or the images are blank."
+        )
+
+
 def evaluate_dataset(
     dataset,
     query_loader,
@@ -96,6 +106,7 @@ def evaluate_dataset(
         candidates = sysu_mm01.gallery_candidates(dataset.dataset_root)
         loader = torch.utils.data.DataLoader(RecordImages(candidates, transform), batch_size=batch_size)
         g_feat, g_pids, g_camids = extract(loader)
+        refuse_ties(q_feat, g_feat, type(dataset).__name__)
         index = {r.path: i for i, r in enumerate(candidates)}
         out = {}
         for mode in options.sysu_modes:
@@ -115,6 +126,7 @@ def evaluate_dataset(
             out[f"sysu_{mode}"] = _summary(results, ranks)
         return out
     g_feat, g_pids, _ = extract(gallery_loader)
+    refuse_ties(q_feat, g_feat, type(dataset).__name__)
     if protocol == "regdb":
         forward = dataset.direction
         backward = "i2v" if forward == "v2i" else "v2i"
