@@ -87,9 +87,12 @@ def _tiny(root, save_dir, *extra):
 def test_resume_falls_back_to_the_newest_epoch_and_test_evaluate_only_evaluates(sysu_root, tmp_path, capsys):
     train_tool.main(_tiny(sysu_root.parent, tmp_path, "train.max_epoch", "1", "loss.name", "softmax"))
     (tmp_path / "last.pth").unlink()  # a run killed between writing epoch-1.pth and last.pth
-    engine = train_tool.main(["--resume", *_tiny(sysu_root.parent, tmp_path, "train.max_epoch", "2")])
+    (tmp_path / ".last.pth.x1y2.tmp").write_bytes(b"half")  # a save killed midway
+    engine = train_tool.main(["--resume", *_tiny(sysu_root.parent, tmp_path, "train.max_epoch", "2",
+                                                 "toplight.keep_last", "1")])  # fmt: skip
     assert f"resumed from {tmp_path / 'epoch-1.pth'} at epoch 1" in capsys.readouterr().out
     assert engine.epoch == 1 and (tmp_path / "epoch-2.pth").is_file()
+    assert not (tmp_path / "epoch-1.pth").exists() and not list(tmp_path.glob(".*.tmp"))
     train_logs = sorted(tmp_path.glob("train.log-*"))
     assert train_logs and "resumed from" in train_logs[-1].read_text()
 

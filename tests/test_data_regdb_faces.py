@@ -33,7 +33,25 @@ def test_regdb_bad_lines_are_reported_with_numbers(regdb_root, tmp_path):
     listing.write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError) as info:
         regdb.train_records(broken, trial=2)
-    assert "2 malformed line(s)" in str(info.value) and "line 2:" in str(info.value) and "line 5:" in str(info.value)
+    message = str(info.value)
+    assert "2 malformed or repeated line(s)" in message and "line 2:" in message and "line 5:" in message
+
+
+def test_regdb_repeated_lines_and_train_test_overlap_are_errors(regdb_root, tmp_path):
+    broken = tmp_path / "regdb"
+    shutil.copytree(regdb_root, broken)
+    listing = broken / "idx" / "train_visible_2.txt"
+    lines = listing.read_text().splitlines()
+    listing.write_text("\n".join([*lines, lines[0]]) + "\n")
+    with pytest.raises(ValueError, match=rf"train_visible_2.txt: 1 malformed or repeated(.|\n)*line {len(lines) + 1}: "
+                       rf"{lines[0].split()[0]} again \(first on line 1\)"):  # fmt: skip
+        regdb.train_records(broken, trial=2)
+    listing.write_text("\n".join(lines) + "\n")
+    test_list = broken / "idx" / "test_thermal_2.txt"
+    train_thermal = (broken / "idx" / "train_thermal_2.txt").read_text().splitlines()
+    test_list.write_text(test_list.read_text() + train_thermal[0] + "\n")
+    with pytest.raises(ValueError, match="test_thermal_2.txt: 1 image.s. also in the training list of trial 2"):
+        regdb.eval_records(broken, trial=2)
 
 
 def test_regdb_missing_files(regdb_root, tmp_path):

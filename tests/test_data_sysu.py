@@ -117,6 +117,20 @@ def test_bad_id_file_names_file_and_line(sysu_root, tmp_path):
         query_files(broken)
 
 
+def test_repeated_ids_and_test_ids_seen_in_training_are_errors(sysu_root, tmp_path):
+    broken = tmp_path / "sysu"
+    shutil.copytree(sysu_root, broken)
+    test_ids = (broken / "exp" / "test_id.txt").read_text().strip().split(",")
+    (broken / "exp" / "test_id.txt").write_text(",".join([*test_ids, test_ids[1]]) + "\n")
+    with pytest.raises(ValueError, match=rf"test_id.txt:1: id {int(test_ids[1])} is listed twice"):
+        query_files(broken)
+    train_ids = (broken / "exp" / "train_id.txt").read_text().strip()
+    (broken / "exp" / "test_id.txt").write_text(",".join(test_ids) + "\n")
+    (broken / "exp" / "train_id.txt").write_text(f"{train_ids},{test_ids[0]}\n")
+    with pytest.raises(ValueError, match=r"test_id.txt: 1 test id\(s\) also in train_id.txt / val_id.txt"):
+        train_records(broken)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"mode": "outdoor"}, "search mode"), ({"shots": 5}, "shots"), ({"trial": -1}, "trial")],

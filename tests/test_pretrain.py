@@ -61,3 +61,10 @@ def test_resume_continues_exactly(tmp_path):
     a = torch.load(tmp_path / "whole" / "last.pth", weights_only=True)["top"]
     b = torch.load(tmp_path / "split" / "last.pth", weights_only=True)["top"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_batch_larger_than_the_dataset_is_an_error_not_a_soup_of_the_initial_weights(tmp_path):
+    root = make_imagefolder(tmp_path / "if", num_classes=2, images_per_class=3, size=(64, 64))
+    with pytest.raises(ValueError, match=r"6 images \(6 per process\) are fewer than train.batch_size 8"):
+        main(_overrides(root, tmp_path / "out"))
+    assert not (tmp_path / "out" / "soup.pth").exists()

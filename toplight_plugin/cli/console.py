@@ -8,8 +8,10 @@ import importlib
 import os
 import sys
 
+from toplight_plugin.core.checkpoint import DiskFullError
+
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
-               FloatingPointError)  # fmt: skip
+               FloatingPointError, DiskFullError)  # fmt: skip
 TOOLS = ("bench_eval", "benchmark", "config", "curves", "demo", "export_onnx", "flops", "gradcam", "make_synthetic",
          "pretrain_top", "reference", "search", "show_augs", "soup", "splits", "test", "train", "tsne")  # fmt: skip
 

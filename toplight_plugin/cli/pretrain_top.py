@@ -44,6 +44,12 @@ def pretrain(cfg, resume: bool = False) -> Path:
     augment = TaskOrientedAugment(cfg.data.height, cfg.data.width, task_oriented=cfg.top.task_augs,
                                   mean=tuple(cfg.data.norm_mean), std=tuple(cfg.data.norm_std))  # fmt: skip
     dataset = PairedImageFolder(cfg.data.root, augment)
+    per_rank = len(dataset) // distributed.world_size()
+    if per_rank < cfg.train.batch_size:  # drop_last: not one step per epoch, and a soup of the initial weights
+        raise ValueError(
+            f"data.root {cfg.data.root}: {len(dataset)} images ({per_rank} per process) are fewer than "
+            f"train.batch_size {cfg.train.batch_size}: no full batch, so no training step; lower train.batch_size"
+        )
     top = TOPModel(cfg, len(dataset.classes)).to(device)  # unwrapped: what checkpoints hold
     model = top
     if distributed.active():

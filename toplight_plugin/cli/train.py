@@ -75,6 +75,8 @@ def run(cfg, weights: str = ""):
         save_dir.mkdir(parents=True, exist_ok=True)
         (save_dir / "config.yaml").write_text(cfg.dump())
     resume = None if cfg.test.evaluate else resume_from(cfg)
+    for stale in checkpoint.remove_stale(save_dir) if distributed.is_main() else []:
+        print(f"removed {stale}, left by a save that was killed midway")
     datamanager = build_datamanager(cfg, use_gpu)
     model = build_model(cfg, datamanager.num_train_pids, weights, evaluate=cfg.test.evaluate)
     engine = build_engine(cfg, datamanager, model, use_gpu)

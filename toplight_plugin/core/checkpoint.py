@@ -5,30 +5,68 @@ They hold tensors and plain Python types only, so ``torch.load(..., weights_only
 
 from __future__ import annotations
 
+import errno
+import io
 import os
+import re
 import tempfile
 from pathlib import Path
 
 import torch
 
 LAST = "last.pth"
+EPOCH = re.compile(r"epoch-(\d+)\.pth")
+
+
+class DiskFullError(OSError):
+    """No space left for a checkpoint; the previous one is intact."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_save(obj, path: str | Path) -> Path:
-    """``torch.save`` to ``path`` such that a reader sees either the old file or the complete new one."""
+    """``torch.save`` to ``path`` such that a reader sees either the old file or the complete new one; the file
+    gets the user's umask (a temporary file would be private to its owner)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    buffer = io.BytesIO()  # serialised first, so a full disk fails in a plain write with its own errno
+    torch.save(obj, buffer)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            f.write(buffer.getbuffer())
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            kept = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written"
+            raise DiskFullError(error.errno, f"no space left on the device of {path.parent}; {kept}") from None
         raise
     return path
+
+
+def remove_stale(folder: str | Path) -> list[Path]:
+    """Delete the temporary files of saves that were killed midway (``.<name>.<random>.tmp``)."""
+    stale = [p for p in Path(folder).glob(".*.pth.*.tmp") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def keep_last(folder: str | Path, count: int) -> list[Path]:
+    """Delete all but the ``count`` newest ``epoch-N.pth`` in ``folder`` (0 keeps them all); ``last.pth`` stays."""
+    epochs = sorted((int(m.group(1)), p) for p in Path(folder).glob("epoch-*.pth") if (m := EPOCH.fullmatch(p.name)))
+    old = [p for _, p in epochs[: max(len(epochs) - count, 0)]] if count else []
+    for path in old:
+        path.unlink(missing_ok=True)
+    return old
 
 
 def load(path: str | Path) -> dict:
@@ -43,6 +81,5 @@ def newest(folder: str | Path) -> Path | None:
     folder = Path(folder)
     if (folder / LAST).is_file():
         return folder / LAST
-    numbers = {p: p.stem.removeprefix("epoch-") for p in folder.glob("epoch-*.pth")}
-    epochs = [(int(n), p) for p, n in numbers.items() if n.isdigit()]
+    epochs = [(int(m.group(1)), p) for p in folder.glob("epoch-*.pth") if (m := EPOCH.fullmatch(p.name))]
     return max(epochs)[1] if epochs else None

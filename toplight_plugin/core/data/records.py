@@ -47,6 +47,8 @@ def read_id_line(path: Path) -> list[int]:
             continue
         if not token.isdigit():
             raise ValueError(f"{path}:{number}: expected comma-separated integer ids, found {token!r}")
+        if int(token) in ids:
+            raise ValueError(f"{path}:{number}: id {int(token)} is listed twice")
         ids.append(int(token))
     if not ids:
         raise ValueError(f"{path}:{number}: no ids on the line")
@@ -54,8 +56,8 @@ def read_id_line(path: Path) -> list[int]:
 
 
 def read_label_file(path: Path) -> list[tuple[str, int]]:
-    """Lines ``relative/path label``; every malformed line is reported with its number in one error."""
-    entries, bad = [], []
+    """Lines ``relative/path label``; every malformed or repeated line is reported with its number in one error."""
+    entries, bad, first = [], [], {}
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
@@ -63,9 +65,16 @@ def read_label_file(path: Path) -> list[tuple[str, int]]:
         if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
             bad.append(f"  line {number}: {line!r}")
             continue
+        if parts[0] in first:
+            bad.append(f"  line {number}: {parts[0]} again (first on line {first[parts[0]]})")
+            continue
+        first[parts[0]] = number
         entries.append((parts[0], int(parts[1])))
     if bad:
-        raise ValueError(f"{path}: {len(bad)} malformed line(s), expected 'relative/path label':\n" + "\n".join(bad))
+        raise ValueError(
+            f"{path}: {len(bad)} malformed or repeated line(s), expected 'relative/path label' once per image:\n"
+            + "\n".join(bad)
+        )
     if not entries:
         raise ValueError(f"{path}: no entries")
     return entries

@@ -35,6 +35,12 @@ def check_layout(root: str | Path) -> Path:
     root = Path(root)
     needed = [f"cam{c}" for c in range(1, 7)] + [f"exp/{s}_id.txt" for s in ("train", "val", "test")]
     require(root, needed, "SYSU-MM01", TREE)
+    overlap = sorted(set(_ids(root, "test")) & (set(_ids(root, "train")) | set(_ids(root, "val"))))
+    if overlap:
+        raise ValueError(
+            f"{root / 'exp' / 'test_id.txt'}: {len(overlap)} test id(s) also in train_id.txt / val_id.txt, e.g. "
+            f"{overlap[:5]}: the test identities must be unseen in training"
+        )
     return root
 
 

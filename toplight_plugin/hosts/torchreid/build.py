@@ -151,6 +151,7 @@ def build_engine(cfg, datamanager, model, use_gpu: bool) -> VIEngine:
         amp=cfg.toplight.amp,
         channels_last=cfg.toplight.channels_last,
         checkpoint_every=cfg.toplight.checkpoint_every,
+        keep_last=cfg.toplight.keep_last,
         protocol=protocol,
         use_gpu=use_gpu,
     )

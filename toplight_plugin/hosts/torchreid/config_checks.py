@@ -32,7 +32,7 @@ AT_LEAST_ONE = (
     "toplight.checkpoint_every", "test.visrank_topk", "toplight.fdr_sigma", "toplight.fdr_mu", "toplight.fdr_groups",
 )  # fmt: skip
 NOT_NEGATIVE = ("data.workers", "toplight.warmup_epochs", "train.weight_decay", "loss.triplet.weight_t",
-                "loss.triplet.weight_x", "test.start_eval")  # fmt: skip
+                "loss.triplet.weight_x", "test.start_eval", "toplight.keep_last")  # fmt: skip
 MISSING = object()
 
 

@@ -83,6 +83,7 @@ class VIEngine(compat.torchreid().engine.Engine):
         amp: str = "off",
         channels_last: bool = False,
         checkpoint_every: int = 1,
+        keep_last: int = 0,
         protocol: ProtocolOptions | None = None,
         use_gpu: bool = True,
     ):
@@ -107,6 +108,7 @@ class VIEngine(compat.torchreid().engine.Engine):
         if checkpoint_every < 1:
             raise ValueError(f"toplight.checkpoint_every must be at least 1 (epochs), got {checkpoint_every}")
         self.checkpoint_every, self.protocol = checkpoint_every, protocol or ProtocolOptions()
+        self.keep_last = keep_last  # epoch-N.pth files kept (0: all)
         self.max_epoch = 0
         if self.train_loader is not None:
             self.train_loader = ProgressLoader(self.train_loader, self)
@@ -165,6 +167,7 @@ class VIEngine(compat.torchreid().engine.Engine):
         }
         path = checkpoint.atomic_save(state, Path(save_dir) / f"epoch-{epoch + 1}.pth")
         checkpoint.atomic_save(state, Path(save_dir) / checkpoint.LAST)
+        checkpoint.keep_last(save_dir, self.keep_last)
         return path
 
     def resume(self, path: str | Path) -> int:
