@@ -69,8 +69,10 @@ def test_per_modality_augment_and_bad_images(sysu_root, tmp_path):
         f.write(b"not a jpeg")
     with pytest.raises(BadImageError, match=bad):
         SYSUMM01(root=str(root), verbose=False)[5]
+    with pytest.raises(BadImageError, match=rf"SYSUMM01: 1 unreadable image\(s\)(.|\n)*{bad}"):
+        SYSUMM01(root=str(root), bad_images="check", verbose=False)  # before anything is trained
     with pytest.warns(UserWarning, match="skipped 1 unreadable image"):
-        kept = SYSUMM01(root=str(root), skip_bad_images=True, verbose=False)
+        kept = SYSUMM01(root=str(root), bad_images="skip", verbose=False)
     assert len(kept.train) == len(dataset.train) - 1 and bad not in [item[0] for item in kept.train]
     assert len(kept.train.modalities) == len(kept.train)
 

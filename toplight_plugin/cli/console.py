@@ -9,9 +9,10 @@ import os
 import sys
 
 from toplight_plugin.core.checkpoint import DiskFullError
+from toplight_plugin.core.data.images import BadImageError
 
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
-               FloatingPointError, DiskFullError)  # fmt: skip
+               FloatingPointError, DiskFullError, BadImageError)  # fmt: skip
 TOOLS = ("bench_eval", "benchmark", "config", "curves", "demo", "export_onnx", "flops", "gradcam", "make_synthetic",
          "pretrain_top", "reference", "search", "show_augs", "soup", "splits", "test", "train", "tsne")  # fmt: skip
 

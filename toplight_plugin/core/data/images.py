@@ -50,8 +50,17 @@ def read_image(path: str) -> Image.Image:
         raise BadImageError(f"cannot read image {path}: {error}") from error
 
 
-def drop_unreadable(records: list[Record], dataset: str) -> list[Record]:
-    """Decode every image once; warn about each unreadable one and return the others (``skip_bad_images``)."""
+BAD_IMAGES = ("fail", "check", "skip")  # toplight.bad_images
+
+
+def screen(records: list[Record], dataset: str, policy: str) -> list[Record]:
+    """``policy`` "fail": nothing now (an unreadable image stops the run when it is read, naming the file);
+    "check": decode every image once and stop before any work, naming every unreadable one; "skip": decode every
+    image once, warn with the count and the files, and return the others."""
+    if policy not in BAD_IMAGES:
+        raise ValueError(f"toplight.bad_images must be one of {list(BAD_IMAGES)}, got {policy!r}")
+    if policy == "fail":
+        return records
     good, bad = [], []
     for record in records:
         try:
@@ -60,6 +69,9 @@ def drop_unreadable(records: list[Record], dataset: str) -> list[Record]:
             bad.append(str(error))
             continue
         good.append(record)
+    if bad and policy == "check":
+        raise BadImageError(f"{dataset}: {len(bad)} unreadable image(s) (toplight.bad_images skip drops them):\n"
+                            + "\n".join(bad))  # fmt: skip
     if bad:
         warnings.warn(f"{dataset}: skipped {len(bad)} unreadable image(s):\n" + "\n".join(bad), stacklevel=2)
     return good

@@ -37,6 +37,7 @@ def build_datamanager(cfg, use_gpu: bool):
         sysu_mode=cfg.toplight.sysu_mode[0],
         shots=cfg.toplight.shots,
         rand_perm=cfg.toplight.rand_perm,
+        bad_images=cfg.toplight.bad_images,
     )
     with dataset_options(**options):
         return compat.data().ImageDataManager(

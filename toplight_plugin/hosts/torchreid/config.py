@@ -109,6 +109,7 @@ def get_default_config() -> CN:
     cfg.toplight.amp = "off"  # off | bf16 | fp16 (CUDA only)
     cfg.toplight.channels_last = False
     cfg.toplight.checkpoint_every = 1  # epochs between checkpoints (resume granularity)
+    cfg.toplight.bad_images = "fail"  # fail (when read) | check (all decoded first, stop naming them) | skip
     cfg.toplight.keep_last = 0  # epoch-N.pth files kept, newest first (0: all; last.pth is always kept)
     return cfg
 

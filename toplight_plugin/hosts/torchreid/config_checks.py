@@ -4,6 +4,7 @@ has fewer nodes)."""
 
 from __future__ import annotations
 
+from toplight_plugin.core.data.images import BAD_IMAGES
 from toplight_plugin.core.fdr import READINGS, SPATIAL
 from toplight_plugin.core.fdr_attention import ATTENTIONS
 from toplight_plugin.core.losses import TRIPLETS
@@ -26,6 +27,7 @@ CHOICES = {
     "toplight.fdr": ("", *SPATIAL),
     "toplight.fdr_reading": READINGS,
     "toplight.fdr_attention": ATTENTIONS,
+    "toplight.bad_images": BAD_IMAGES,
 }
 AT_LEAST_ONE = (
     "data.height", "data.width", "train.batch_size", "train.max_epoch", "test.batch_size", "sampler.num_instances",

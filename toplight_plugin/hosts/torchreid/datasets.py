@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from toplight_plugin.core.data import faces, regdb, sysu_mm01
-from toplight_plugin.core.data.images import drop_unreadable, read_image
+from toplight_plugin.core.data.images import read_image, screen
 from toplight_plugin.core.data.records import Record
 
 from . import compat
@@ -63,11 +63,10 @@ class _CrossModalityDataset(compat.data().ImageDataset):
 
     folders: tuple[str, ...] = ()
     protocol = ""
-    shared_options = ("augment", "skip_bad_images")
+    shared_options = ("augment", "bad_images")
 
-    def __init__(self, root: Path, train, query, gallery, *, augment=None, skip_bad_images=False, **kwargs):
-        if skip_bad_images:
-            train, query, gallery = (drop_unreadable(part, type(self).__name__) for part in (train, query, gallery))
+    def __init__(self, root: Path, train, query, gallery, *, augment=None, bad_images="fail", **kwargs):
+        train, query, gallery = (screen(part, type(self).__name__, bad_images) for part in (train, query, gallery))
         self.dataset_root = root
         self.augment = augment if kwargs.get("mode", "train") == "train" else None
         super().__init__(SampleList(train), SampleList(query), SampleList(gallery), **kwargs)
