@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 
 from toplight_plugin.core.data import sysu_mm01
 from toplight_plugin.core.data.images import read_image
-from toplight_plugin.core.evaluation.distances import all_tied
+from toplight_plugin.core.evaluation.distances import ROUNDING, all_tied
 from toplight_plugin.evaluation import FeatureDistances, evaluate_face, evaluate_regdb, evaluate_sysu
 
 from . import distributed
@@ -72,12 +73,20 @@ def _summary(results: list[dict], ranks) -> dict:
 
 
 def refuse_ties(q_feat, g_feat, name: str) -> None:
-    """A feature set that ties everything has no ranking to measure (an all-black dataset scored 100 %)."""
-    if all_tied(FeatureDistances(q_feat, g_feat)):
+    """A feature set that ties everything has no ranking to measure (an all-black dataset scored 100 %): an error.
+    Features whose distances differ only by float32 rounding (a barely trained network whose BatchNorm statistics
+    still sit at their initial values) rank by noise: said on the console and as a warning."""
+    distances = FeatureDistances(q_feat, g_feat)
+    if all_tied(distances):
         raise FloatingPointError(
             f"{name}: every query is at the same distance from every gallery image (the features do not differ); "
             "rank-1 and mAP would only reflect the gallery's order. The model has collapsed or the images are blank."
         )
+    if all_tied(distances, ROUNDING):
+        message = (f"{name}: the gallery distances of every query differ by less than {ROUNDING:g} (float32 "
+                   "rounding): the features barely differ, so the figures below rank by rounding noise")  # fmt: skip
+        print(f"** {message}")
+        warnings.warn(message, stacklevel=2)
 
 
 def evaluate_dataset(
