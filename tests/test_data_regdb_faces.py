@@ -114,3 +114,12 @@ def test_face_errors(tmp_path):
     (root / "protocols" / "test_subjects.txt").write_text("S001\n")
     with pytest.raises(ValueError, match="without both VIS and NIR images: S009"):
         faces.load(root, faces.OULU)
+
+
+def test_a_subject_listed_twice_is_named_with_its_line(tmp_path):
+    from toplight_plugin.core.data.records import read_name_list
+
+    listing = tmp_path / "train.txt"
+    listing.write_text("s001\n# a comment\ns002\ns001\n")
+    with pytest.raises(ValueError, match=r"train.txt:4: s001 is listed twice"):
+        read_name_list(listing)

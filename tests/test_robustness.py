@@ -133,3 +133,15 @@ def test_features_that_tie_everything_are_refused_not_scored(tmp_path):
     features = torch.nn.functional.normalize(torch.randn(5, 8), dim=1)
     assert all_tied(FeatureDistances(features[:1].repeat(3, 1), features[1:2].repeat(4, 1)))
     assert not all_tied(FeatureDistances(features[:2], features[2:]))
+
+
+def test_features_that_differ_only_by_rounding_are_reported():
+    from toplight_plugin.core.evaluation.distances import ROUNDING, FeatureDistances, all_tied
+    from toplight_plugin.hosts.torchreid.protocols import refuse_ties
+
+    query = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    gallery = torch.tensor([[1.0, 0.0], [1.0, 6e-4], [1.0, 9e-4]])  # 1 - cos = 0, 1.8e-7, 4.0e-7: a few float32 ulps
+    distances = FeatureDistances(query, gallery)
+    assert not all_tied(distances) and all_tied(distances, ROUNDING)
+    with pytest.warns(UserWarning, match="differ by less than 1e-06 .float32 rounding."):
+        refuse_ties(query, gallery, "SYSUMM01")

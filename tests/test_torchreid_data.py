@@ -80,3 +80,13 @@ def test_per_modality_augment_and_bad_images(sysu_root, tmp_path):
 def test_layout_error_through_torchreid(tmp_path):
     with pytest.raises(FileNotFoundError, match="SYSU-MM01: 9 expected path"):
         SYSUMM01(root=str(tmp_path))
+
+
+def test_an_empty_query_set_is_named_with_the_folder(sysu_root, tmp_path):
+    root = tmp_path / "SYSU-MM01"
+    shutil.copytree(sysu_root, root)
+    for cam in ("cam3", "cam6"):
+        for folder in (root / cam).iterdir():
+            shutil.rmtree(folder)
+    with pytest.raises(FileNotFoundError, match=rf"SYSUMM01: no query images under {root}"):
+        SYSUMM01(root=str(root), verbose=False)

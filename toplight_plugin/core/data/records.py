@@ -87,6 +87,8 @@ def read_name_list(path: Path) -> list[str]:
         fields = line.split("#")[0].split()
         if len(fields) > 1:
             raise ValueError(f"{path}:{number}: expected one name per line, found {line!r}")
+        if fields and fields[0] in names:
+            raise ValueError(f"{path}:{number}: {fields[0]} is listed twice")
         names += fields
     if not names:
         raise ValueError(f"{path}: the list is empty")

@@ -17,7 +17,7 @@ import numpy as np
 
 from toplight_plugin.core.data import faces, regdb, sysu_mm01
 from toplight_plugin.core.data.images import read_image, screen
-from toplight_plugin.core.data.records import Record
+from toplight_plugin.core.data.records import LayoutError, Record
 
 from . import compat
 
@@ -67,6 +67,12 @@ class _CrossModalityDataset(compat.data().ImageDataset):
 
     def __init__(self, root: Path, train, query, gallery, *, augment=None, bad_images="fail", **kwargs):
         train, query, gallery = (screen(part, type(self).__name__, bad_images) for part in (train, query, gallery))
+        for name, part in (("train", train), ("query", query), ("gallery", gallery)):
+            if not part:  # torchreid would fail later with an IndexError deep in its evaluation
+                raise LayoutError(
+                    f"{type(self).__name__}: no {name} images under {root}: the identity lists name no image that "
+                    "exists (expected layouts: docs/datasets.md)"
+                )
         self.dataset_root = root
         self.augment = augment if kwargs.get("mode", "train") == "train" else None
         super().__init__(SampleList(train), SampleList(query), SampleList(gallery), **kwargs)
