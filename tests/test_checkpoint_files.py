@@ -56,3 +56,18 @@ def test_stale_temporaries_are_removed_and_retention_is_bounded(tmp_path):
     assert checkpoint.keep_last(tmp_path, 0) == []  # 0 keeps everything
     (tmp_path / checkpoint.LAST).unlink()
     assert checkpoint.newest(tmp_path) == tmp_path / "epoch-4.pth"
+
+
+class _Payload:
+    """Any pickled object: loading it would run code of the file's choosing."""
+
+
+def test_a_checkpoint_with_pickled_objects_is_refused_without_advice_to_unpickle(tmp_path):
+    path = tmp_path / "last.pth"
+    torch.save({"state_dict": {}, "extra": _Payload()}, path)
+    with pytest.raises(ValueError, match="refused to load: it holds pickled objects") as info:
+        checkpoint.load(path)
+    assert "weights_only=False" not in str(info.value)
+    path.write_bytes(b"PK\x03\x04 half a zip")
+    with pytest.raises(ValueError, match=f"{path}: not a readable PyTorch weights file"):
+        checkpoint.load(path)

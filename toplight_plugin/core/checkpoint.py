@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from .weights import safe_load
+
 LAST = "last.pth"
 EPOCH = re.compile(r"epoch-(\d+)\.pth")
 
@@ -73,7 +75,7 @@ def load(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return safe_load(path)
 
 
 def newest(folder: str | Path) -> Path | None:

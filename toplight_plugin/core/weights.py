@@ -10,6 +10,21 @@ import torch
 _WRAPPER_KEYS = ("state_dict", "model")
 
 
+def safe_load(path: str | Path):
+    """``torch.load`` with ``weights_only=True``: a file holding pickled objects other than tensors and plain types
+    is refused with one line (never with torch's advice to retry unsafely), an unreadable one named."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = str(err).strip().splitlines()[-1]
+        raise ValueError(
+            f"{path}: refused to load: it holds pickled objects other than tensors and plain "
+            f"types ({reason}). Re-save it with torch.save(model.state_dict(), file)."
+        ) from None
+    except (RuntimeError, EOFError) as err:
+        raise ValueError(f"{path}: not a readable PyTorch weights file ({err})") from None
+
+
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a state_dict from a ``.pth``/``.pt``/``.tar`` or ``.safetensors`` file.
 
@@ -26,16 +41,7 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
 
         obj = load_file(str(path), device="cpu")
     else:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as err:
-            reason = str(err).strip().splitlines()[-1]
-            raise ValueError(
-                f"{path}: refused to load: it holds pickled objects other than tensors and plain "
-                f"types ({reason}). Re-save it with torch.save(model.state_dict(), file)."
-            ) from None
-        except (RuntimeError, EOFError) as err:
-            raise ValueError(f"{path}: not a readable PyTorch weights file ({err})") from None
+        obj = safe_load(path)
     for key in _WRAPPER_KEYS:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]

@@ -20,8 +20,8 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from toplight_plugin.core import checkpoint
 from toplight_plugin.core.heads import ReIDNet
+from toplight_plugin.core.weights import load_state_dict_file
 
 from . import compat
 from .datasets import DATASETS
@@ -71,9 +71,7 @@ def extract_routed(engine, loader):
 
 def uncovered(model: torch.nn.Module, path: str) -> list[str]:
     """The model's tensors that the weights file at ``path`` does not hold with the same shape."""
-    state = checkpoint.load(path)
-    state = state.get("state_dict", state)
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+    state = load_state_dict_file(path)
     return [k for k, v in unwrap(model).state_dict().items() if k not in state or state[k].shape != v.shape]
 
 
