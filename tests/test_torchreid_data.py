@@ -88,5 +88,5 @@ def test_an_empty_query_set_is_named_with_the_folder(sysu_root, tmp_path):
     for cam in ("cam3", "cam6"):
         for folder in (root / cam).iterdir():
             shutil.rmtree(folder)
-    with pytest.raises(FileNotFoundError, match=rf"SYSUMM01: no query images under {root}"):
+    with pytest.raises(FileNotFoundError, match=rf"SYSUMM01: no query images under {root}(.|\n)*Expected layout:"):
         SYSUMM01(root=str(root), verbose=False)

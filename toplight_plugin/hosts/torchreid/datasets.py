@@ -62,6 +62,7 @@ class _CrossModalityDataset(compat.data().ImageDataset):
     bad images. ``dataset_root`` and ``protocol`` tell the evaluation which protocol to run on the dataset."""
 
     folders: tuple[str, ...] = ()
+    layout = ""  # the expected file tree, shown when a split comes out empty
     protocol = ""
     shared_options = ("augment", "bad_images")
 
@@ -71,7 +72,7 @@ class _CrossModalityDataset(compat.data().ImageDataset):
             if not part:  # torchreid would fail later with an IndexError deep in its evaluation
                 raise LayoutError(
                     f"{type(self).__name__}: no {name} images under {root}: the identity lists name no image that "
-                    "exists (expected layouts: docs/datasets.md)"
+                    f"exists. Expected layout:\n{self.layout}"
                 )
         self.dataset_root = root
         self.augment = augment if kwargs.get("mode", "train") == "train" else None
@@ -92,6 +93,7 @@ class SYSUMM01(_CrossModalityDataset):
     """SYSU-MM01: ``sysu_mode`` all / indoor, ``trial`` 0..9, ``shots`` 1 / 10, optional ``rand_perm`` file."""
 
     folders = ("SYSU-MM01", "sysu_mm01", "sysu")
+    layout = sysu_mm01.TREE
     protocol = "sysu"
     options = ("sysu_mode", "trial", "shots", "rand_perm")
 
@@ -111,6 +113,7 @@ class RegDB(_CrossModalityDataset):
     """RegDB: ``trial`` 1..10, ``regdb_direction`` v2i (visible query) or i2v."""
 
     folders = ("RegDB", "regdb")
+    layout = regdb.TREE
     protocol = "regdb"
     options = ("trial", "regdb_direction")
 
@@ -127,6 +130,7 @@ class RegDB(_CrossModalityDataset):
 class _FaceDataset(_CrossModalityDataset):
     face_protocol: faces.FaceProtocol
     protocol = "face"
+    layout = faces.TREE
     options = ("train_list", "test_list", "gallery_list")
 
     def __init__(self, root="", **kwargs):
