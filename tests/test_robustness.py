@@ -121,7 +121,7 @@ def test_weights_that_leave_the_fdr_random_are_an_error_unless_named(tmp_path):
 def test_features_that_tie_everything_are_refused_not_scored(tmp_path):
     """An all-black dataset used to score rank-1 100 % / mAP 100 %: every distance tied."""
     from toplight_plugin.cli import test as test_tool
-    from toplight_plugin.core.evaluation.distances import FeatureDistances, all_tied
+    from toplight_plugin.core.evaluation.distances import FeatureDistances, largest_spread
 
     root = make_sysu(tmp_path / "SYSU-MM01", num_ids=6, splits=(2, 2, 2), images_per_cam=2, size=(64, 32))
     for image in root.rglob("*.jpg"):
@@ -131,17 +131,17 @@ def test_features_that_tie_everything_are_refused_not_scored(tmp_path):
     with pytest.raises(FloatingPointError, match="SYSUMM01: every query is at the same distance from every gallery"):
         test_tool.main(["--weights", str(tmp_path / "w.pth"), *_tiny(tmp_path, tmp_path / "out")])
     features = torch.nn.functional.normalize(torch.randn(5, 8), dim=1)
-    assert all_tied(FeatureDistances(features[:1].repeat(3, 1), features[1:2].repeat(4, 1)))
-    assert not all_tied(FeatureDistances(features[:2], features[2:]))
+    assert largest_spread(FeatureDistances(features[:1].repeat(3, 1), features[1:2].repeat(4, 1))) == 0
+    assert largest_spread(FeatureDistances(features[:2], features[2:])) > 0
 
 
 def test_features_that_differ_only_by_rounding_are_reported():
-    from toplight_plugin.core.evaluation.distances import ROUNDING, FeatureDistances, all_tied
+    from toplight_plugin.core.evaluation.distances import ROUNDING, FeatureDistances, largest_spread
     from toplight_plugin.hosts.torchreid.protocols import refuse_ties
 
     query = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
     gallery = torch.tensor([[1.0, 0.0], [1.0, 6e-4], [1.0, 9e-4]])  # 1 - cos = 0, 1.8e-7, 4.0e-7: a few float32 ulps
     distances = FeatureDistances(query, gallery)
-    assert not all_tied(distances) and all_tied(distances, ROUNDING)
+    assert 0 < largest_spread(distances) <= ROUNDING
     with pytest.warns(UserWarning, match="differ by less than 1e-06 .float32 rounding."):
         refuse_ties(query, gallery, "SYSUMM01")

@@ -102,6 +102,7 @@ def load_own_checkpoint(model: ReIDNet, state: dict[str, torch.Tensor], source: 
         )
         raise ValueError(f"{source}: {len(unexpected)} keys the model lacks, e.g. {unexpected[:3]}{hint}")
     skipped = [k for k, v in own.items() if k not in state or state[k].shape != v.shape]
+    kept = set(own) - set(skipped)
     refused = [k for k in skipped if not k.startswith(tuple(allow_missing))]
     if refused:
         key = refused[0]
@@ -111,9 +112,8 @@ def load_own_checkpoint(model: ReIDNet, state: dict[str, torch.Tensor], source: 
             f"{source}: does not cover {len(refused)} model tensors ({key} is {problem}); to start them afresh "
             f"on purpose, name them: model.allow_missing {prefixes}"
         )
-    for key, value in own.items():
-        if key not in skipped:
-            value.copy_(state[key])
+    for key in kept:
+        own[key].copy_(state[key])
     return skipped
 
 

@@ -62,10 +62,16 @@ def remove_stale(folder: str | Path) -> list[Path]:
     return stale
 
 
+def _epochs(folder: str | Path) -> list[Path]:
+    """The ``epoch-N.pth`` files in ``folder``, oldest first."""
+    numbered = [(int(m.group(1)), p) for p in Path(folder).glob("epoch-*.pth") if (m := EPOCH.fullmatch(p.name))]
+    return [p for _, p in sorted(numbered)]
+
+
 def keep_last(folder: str | Path, count: int) -> list[Path]:
     """Delete all but the ``count`` newest ``epoch-N.pth`` in ``folder`` (0 keeps them all); ``last.pth`` stays."""
-    epochs = sorted((int(m.group(1)), p) for p in Path(folder).glob("epoch-*.pth") if (m := EPOCH.fullmatch(p.name)))
-    old = [p for _, p in epochs[: max(len(epochs) - count, 0)]] if count else []
+    epochs = _epochs(folder)
+    old = epochs[: max(len(epochs) - count, 0)] if count else []
     for path in old:
         path.unlink(missing_ok=True)
     return old
@@ -83,5 +89,5 @@ def newest(folder: str | Path) -> Path | None:
     folder = Path(folder)
     if (folder / LAST).is_file():
         return folder / LAST
-    epochs = [(int(m.group(1)), p) for p in folder.glob("epoch-*.pth") if (m := EPOCH.fullmatch(p.name))]
-    return max(epochs)[1] if epochs else None
+    epochs = _epochs(folder)
+    return epochs[-1] if epochs else None

@@ -53,12 +53,13 @@ def eval_records(root: str | Path, trial: int = 1, direction: str = "v2i") -> tu
     if direction not in ("v2i", "i2v"):
         raise ValueError(f"RegDB direction must be 'v2i' (visible to infrared) or 'i2v', got {direction!r}")
     visible, thermal = records(root, "test", "visible", trial), records(root, "test", "thermal", trial)
-    seen = {r.path for r in train_records(root, trial)}
-    for part, modality in ((visible, "visible"), (thermal, "thermal")):
-        both = [r.path for r in part if r.path in seen]
+    for modality in ("visible", "thermal"):  # the list files alone: their images were checked by records()
+        listed = split_file(Path(root), "test", modality, trial)
+        trained = {rel for rel, _ in read_label_file(split_file(Path(root), "train", modality, trial))}
+        both = [rel for rel, _ in read_label_file(listed) if rel in trained]
         if both:
             raise ValueError(
-                f"{split_file(Path(root), 'test', modality, trial)}: {len(both)} image(s) also in the training list "
-                f"of trial {trial}, e.g. {both[0]}: test images must be unseen in training"
+                f"{listed}: {len(both)} image(s) also in the training list of trial {trial}, e.g. {both[0]}: "
+                "test images must be unseen in training"
             )
     return (visible, thermal) if direction == "v2i" else (thermal, visible)

@@ -42,12 +42,13 @@ class FeatureDistances:
 ROUNDING = 1e-6  # about 8 float32 ulps of -cos near 1: distances that differ by less are rounding noise
 
 
-def all_tied(distances: FeatureDistances, tolerance: float = 0.0, block: int = 1024) -> bool:
-    """True when, for every query, all gallery distances lie within ``tolerance`` of each other: with 0, every image
-    got the same feature, so any ranking (and rank-1, mAP) reflects only the gallery's order; with ROUNDING, the
-    features differ only by float32 rounding, so the ranking is noise."""
+def largest_spread(distances: FeatureDistances, block: int = 1024) -> float:
+    """The largest, over the queries, of (farthest - nearest gallery distance). 0: every image got the same
+    feature, so any ranking (and rank-1, mAP) reflects only the gallery's order; at most ROUNDING: the features
+    differ only by float32 rounding, so the ranking is noise."""
+    spread = 0.0
     for lo in range(0, distances.shape[0], block):
         rows = distances[lo : lo + block]
-        if rows.size and float((rows.max(axis=1) - rows.min(axis=1)).max()) > tolerance:
-            return False
-    return True
+        if rows.size:
+            spread = max(spread, float((rows.max(axis=1) - rows.min(axis=1)).max()))
+    return spread

@@ -11,10 +11,10 @@ from toplight_plugin.core.losses import TRIPLETS
 from toplight_plugin.core.schedule import SCHEDULERS
 from toplight_plugin.core.transforms import PRESETS
 
+from .engine import AMP_DTYPES
 from .protocols import ProtocolOptions
 
 OPTIMIZERS = ("adamw", "adam", "amsgrad", "sgd", "rmsprop", "radam")
-AMP = ("off", "bf16", "fp16")
 
 CHOICES = {
     "data.type": ("image",),
@@ -23,7 +23,7 @@ CHOICES = {
     "loss.name": ("triplet", "softmax"),
     "toplight.triplet": TRIPLETS,
     "toplight.augment": (*PRESETS, "torchreid"),
-    "toplight.amp": AMP,
+    "toplight.amp": ("off", *AMP_DTYPES),
     "toplight.fdr": ("", *SPATIAL),
     "toplight.fdr_reading": READINGS,
     "toplight.fdr_attention": ATTENTIONS,

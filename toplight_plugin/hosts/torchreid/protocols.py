@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from toplight_plugin.core.data import sysu_mm01
 from toplight_plugin.core.data.images import read_image
-from toplight_plugin.core.evaluation.distances import ROUNDING, all_tied
+from toplight_plugin.core.evaluation.distances import ROUNDING, largest_spread
 from toplight_plugin.evaluation import FeatureDistances, evaluate_face, evaluate_regdb, evaluate_sysu
 
 from . import distributed
@@ -76,13 +76,13 @@ def refuse_ties(q_feat, g_feat, name: str) -> None:
     """A feature set that ties everything has no ranking to measure (an all-black dataset scored 100 %): an error.
     Features whose distances differ only by float32 rounding (a barely trained network whose BatchNorm statistics
     still sit at their initial values) rank by noise: said on the console and as a warning."""
-    distances = FeatureDistances(q_feat, g_feat)
-    if all_tied(distances):
+    spread = largest_spread(FeatureDistances(q_feat, g_feat))  # one pass over the distances
+    if spread == 0:
         raise FloatingPointError(
             f"{name}: every query is at the same distance from every gallery image (the features do not differ); "
             "rank-1 and mAP would only reflect the gallery's order. The model has collapsed or the images are blank."
         )
-    if all_tied(distances, ROUNDING):
+    if spread <= ROUNDING:
         message = (f"{name}: the gallery distances of every query differ by less than {ROUNDING:g} (float32 "
                    "rounding): the features barely differ, so the figures below rank by rounding noise")  # fmt: skip
         print(f"** {message}")
@@ -108,7 +108,7 @@ def evaluate_dataset(
     protocol = getattr(dataset, "protocol", "")
     ranks = sorted({*RANKS, *ranks})
     max_rank = max(ranks)
-    query_paths = [item[0] for item in query_loader.dataset.data]
+    query_paths = [item[0] for item in query_loader.dataset.data] if visrank is not None else []
     q_feat, q_pids, q_camids = extract(query_loader)
     if protocol == "sysu":
         # The all-search candidates include the indoor ones: one extraction serves every mode and trial.
