@@ -1,4 +1,5 @@
-"""Task-oriented pretraining: one epoch on a tiny ImageFolder, the soup it ends with, the Table 3 switches."""
+"""Task-oriented pretraining: one epoch on a tiny ImageFolder, its log line, the soup it ends with, the Table 3
+switches."""
 
 import shutil
 
@@ -27,6 +28,9 @@ def test_one_epoch_then_soup_loads_into_the_vi_model(tmp_path):
     assert not any(k.startswith("backbone.pre.1.") for k in state)
     last = torch.load(tmp_path / "out" / "last.pth", weights_only=True)
     assert last["epoch"] == 1 and any(k.startswith("backbone.pre.1.") for k in last["state_dict"])
+    (log,) = (tmp_path / "out").glob("pretrain.log-*")
+    (line,) = [line for line in log.read_text().splitlines() if line.startswith("epoch 1/1")]
+    assert all(word in line.split() for word in ("loss", "loss_idc", "loss_fd1", "loss_fd2", "lr")), line
     vi = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=5, loss="triplet", pretrained=str(soup),
                                height=64, width=32, allow_missing=("head.", "backbone.neck."))  # fmt: skip
     torch.testing.assert_close(vi.state_dict()["backbone.stems.1.0.weight"], state["backbone.stems.1.0.weight"])
@@ -68,3 +72,20 @@ def test_a_batch_larger_than_the_dataset_is_an_error_not_a_soup_of_the_initial_w
     with pytest.raises(ValueError, match=r"6 images \(6 per process\) are fewer than train.batch_size 8"):
         main(_overrides(root, tmp_path / "out"))
     assert not (tmp_path / "out" / "soup.pth").exists()
+
+
+def test_a_diverged_run_stops_before_the_step_and_writes_no_soup(tmp_path, monkeypatch):
+    root = make_imagefolder(tmp_path / "if", num_classes=4, images_per_class=4, size=(64, 64))
+    forward, calls = TOPModel.forward, []
+
+    def nan_on_the_third_batch(self, *args):
+        calls.append(1)
+        losses = forward(self, *args)
+        return {**losses, "loss": losses["loss"] * float("nan")} if len(calls) == 3 else losses
+
+    monkeypatch.setattr(TOPModel, "forward", nan_on_the_third_batch)
+    with pytest.raises(FloatingPointError, match=r"loss nan at epoch 2, batch 1; .* is .*out/last.pth"):
+        main(_overrides(root, tmp_path / "out", "train.max_epoch", "2"))
+    assert not (tmp_path / "out" / "soup.pth").exists()
+    last = torch.load(tmp_path / "out" / "last.pth", weights_only=True)
+    assert last["epoch"] == 1 and all(torch.isfinite(v).all() for v in last["state_dict"].values())

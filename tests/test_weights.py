@@ -79,6 +79,15 @@ def test_own_checkpoint_round_trip_keeps_backbone_and_resets_classifier(tmp_path
     assert dst.head.classifier.weight.shape == (9, dst.head.classifier.weight.shape[1])
 
 
+def test_a_diverged_checkpoint_is_refused_not_loaded(tmp_path):
+    state = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=4, **SIZE).state_dict()
+    state["backbone.stems.0.0.weight"][0, 0, 0, 0] = float("nan")
+    path = tmp_path / "soup.pth"
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=r"soup.pth: 1 tensors hold NaN or inf values \(e.g. backbone.stems.0.0"):
+        toplight_plugin.build("toplight_mobilenetv3_small", num_classes=4, pretrained=path, **SIZE)
+
+
 def test_top_checkpoint_without_fdr_loads_when_named_and_two_groups_ask_for_the_soup(tmp_path):
     top = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=4, fdr=None, **SIZE)
     path = tmp_path / "soup.pth"

@@ -3,13 +3,15 @@
     toplight-pretrain --config-file configs/pretrain/mbv3l.yaml [--resume] [KEY VALUE ...]
 
 Writes ``epoch-N.pth`` / ``last.pth`` (atomic, resumable) and, at the end, ``soup.pth``: the weights a VI config
-loads with ``model.load_weights``. TensorBoard scalars go to the same folder. Several GPUs (or CPU processes, gloo):
-``torchrun --nproc_per_node N -m toplight_plugin.cli.pretrain_top ...``; ``train.batch_size`` is per process.
+loads with ``model.load_weights``. TensorBoard scalars and the text log (``pretrain.log-<time>``, one line per epoch)
+go to the same folder. Several GPUs (or CPU processes, gloo): ``torchrun --nproc_per_node N -m
+toplight_plugin.cli.pretrain_top ...``; ``train.batch_size`` is per process.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from toplight_plugin.cli.soup import soup_file
+from toplight_plugin.cli.textlog import text_log
 from toplight_plugin.core import checkpoint
 from toplight_plugin.core.pretrain import PairedImageFolder, TOPModel, get_default_config
 from toplight_plugin.core.seeding import seed_epoch
@@ -29,8 +32,14 @@ AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def pretrain(cfg, resume: bool = False) -> Path:
-    """Run the configured pretraining; returns the path of the soup."""
+    """Run the configured pretraining, its console lines also in ``<save_dir>/pretrain.log-<time>``; returns the
+    path of the soup."""
     distributed.init_from_env()
+    with text_log(cfg.data.save_dir, "pretrain") if distributed.is_main() else nullcontext():
+        return _pretrain(cfg, resume)
+
+
+def _pretrain(cfg, resume: bool) -> Path:
     torch.manual_seed(cfg.train.seed)
     device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
     main_rank = distributed.is_main()
@@ -82,21 +91,33 @@ def pretrain(cfg, resume: bool = False) -> Path:
             num_workers=cfg.data.workers, generator=torch.Generator().manual_seed(torch.initial_seed()),
         )  # fmt: skip
         model.train()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.max_epoch}", disable=not main_rank)
+        sums, start_time = {}, time.time()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.max_epoch}", leave=False, disable=not main_rank)
         for step, (v1, v2, labels) in enumerate(bar):
             v1, v2, labels = v1.to(device), v2.to(device), labels.to(device)
             with torch.autocast("cuda", dtype=amp) if amp is not None else nullcontext():
                 losses = model(v1, v2, labels)
+            if not torch.isfinite(losses["loss"]):  # before the step: no NaN weights reach a checkpoint or the soup
+                raise FloatingPointError(
+                    f"pretraining diverged: loss {losses['loss'].item()} at epoch {epoch + 1}, batch {step + 1}; "
+                    f"stopped before updating the weights, the last good checkpoint is {save_dir / checkpoint.LAST} "
+                    "(lower train.lr, then --resume)"
+                )
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(losses["loss"]).backward()
             scaler.step(optimizer)
             scaler.update()
             for name, value in losses.items():
+                sums[name] = sums.get(name, 0.0) + value.item()
                 writer.add_scalar(f"Pretrain/{name}", value.item(), epoch * len(loader) + step)
-        writer.add_scalar("Pretrain/lr", optimizer.param_groups[0]["lr"], epoch)
+            bar.set_postfix(loss=f"{sums['loss'] / (step + 1):.3f}", refresh=False)
+        lr = optimizer.param_groups[0]["lr"]
+        writer.add_scalar("Pretrain/lr", lr, epoch)
         scheduler.step()
         if not main_rank:
             continue
+        terms = "  ".join(f"{name} {value / len(loader):.4f}" for name, value in sums.items())
+        print(f"epoch {epoch + 1}/{cfg.train.max_epoch}  {terms}  lr {lr:.2e}  {time.time() - start_time:.0f} s")
         state = {"state_dict": top.net.state_dict(), "top": top.state_dict(), "epoch": epoch + 1,
                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "scaler": scaler.state_dict()}  # fmt: skip

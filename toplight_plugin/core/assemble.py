@@ -112,6 +112,10 @@ def load_own_checkpoint(model: ReIDNet, state: dict[str, torch.Tensor], source: 
             f"{source}: does not cover {len(refused)} model tensors ({key} is {problem}); to start them afresh "
             f"on purpose, name them: model.allow_missing {prefixes}"
         )
+    broken = [k for k in sorted(kept) if state[k].is_floating_point() and not torch.isfinite(state[k]).all()]
+    if broken:
+        raise ValueError(f"{source}: {len(broken)} tensors hold NaN or inf values (e.g. {broken[0]}): the run that "
+                         "wrote it diverged; use an earlier checkpoint of that run")  # fmt: skip
     for key in kept:
         own[key].copy_(state[key])
     return skipped
