@@ -101,7 +101,7 @@ def _pretrain(cfg, resume: bool) -> Path:
                 raise FloatingPointError(
                     f"pretraining diverged: loss {losses['loss'].item()} at epoch {epoch + 1}, batch {step + 1}; "
                     f"stopped before updating the weights, the last good checkpoint is {save_dir / checkpoint.LAST} "
-                    "(lower train.lr, then --resume)"
+                    "(lower train.lr and start again: --resume keeps the saved learning rate)"
                 )
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(losses["loss"]).backward()

@@ -131,7 +131,7 @@ class VIEngine(compat.torchreid().engine.Engine):
             raise FloatingPointError(
                 f"training diverged: loss {losses['loss'].item()} at epoch {self.epoch + 1}, batch {self.batch_idx + 1}"
                 f"; stopped before updating the weights, the last good checkpoint is {self.save_dir / checkpoint.LAST}"
-                " (lower train.lr or raise toplight.warmup_epochs, then --resume)"
+                " (lower train.lr or raise toplight.warmup_epochs and start again: a resume keeps the saved schedule)"
             )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
