@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     parser.add_argument("--sysu-ids", type=int, nargs=3, default=LEARNING_SET["splits"],
                         metavar=("TRAIN", "VAL", "TEST"))  # fmt: skip
     parser.add_argument("--images-per-cam", type=int, default=LEARNING_SET["images_per_cam"])
-    parser.add_argument("--size", type=int, nargs=2, default=LEARNING_SET["size"], metavar=("HEIGHT", "WIDTH"))
+    parser.add_argument("--size", type=int, nargs=2, default=LEARNING_SET["size"], metavar=("HEIGHT", "WIDTH"),
+                        help="image size of every set written")  # fmt: skip
     parser.add_argument("--regdb-ids", type=int, default=20)
     parser.add_argument("--classes", type=int, default=10, help="ImageFolder classes")
     parser.add_argument("--preview", type=Path, help="also write a PNG: 8 identities x (4 visible + 4 infrared)")
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
         "sysu": lambda root: make_sysu(root, num_ids=sum(args.sysu_ids), splits=tuple(args.sysu_ids),
                                        images_per_cam=args.images_per_cam, size=size, seed=args.seed),
         "regdb": lambda root: make_regdb(root, num_ids=args.regdb_ids, size=size, seed=args.seed),
-        "imagefolder": lambda root: make_imagefolder(root, num_classes=args.classes, seed=args.seed),
+        "imagefolder": lambda root: make_imagefolder(root, num_classes=args.classes, size=size, seed=args.seed),
     }  # fmt: skip
     chosen = {"all": list(makers), "none": []}.get(args.dataset, [args.dataset])
     written = {}
