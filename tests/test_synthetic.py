@@ -68,7 +68,7 @@ def test_imagefolder_and_cli(tmp_path):
                     "--preview", str(tmp_path / "people.png")])  # fmt: skip
     assert (written["regdb"] / "idx" / "test_thermal_10.txt").is_file() and written["regdb"].name == "RegDB"
     assert Image.open(tmp_path / "people.png").size == (8 * 32, 8 * 64)
-    written = main(["--root", str(tmp_path / "cli"), "--dataset", "imagefolder", "--classes", "2", "--size", "64", "32"])
+    written = main(["--root", str(tmp_path / "f"), "--dataset", "imagefolder", "--classes", "2", "--size", "64", "32"])
     assert Image.open(written["imagefolder"] / "class_001" / "000.jpg").size == (32, 64)
 
 
