@@ -97,19 +97,18 @@ def _pretrain(cfg, resume: bool) -> Path:
             v1, v2, labels = v1.to(device), v2.to(device), labels.to(device)
             with torch.autocast("cuda", dtype=amp) if amp is not None else nullcontext():
                 losses = model(v1, v2, labels)
-            if not torch.isfinite(losses["loss"]):  # before the step: no NaN weights reach a checkpoint or the soup
-                raise FloatingPointError(
-                    f"pretraining diverged: loss {losses['loss'].item()} at epoch {epoch + 1}, batch {step + 1}; "
-                    f"stopped before updating the weights, the last good checkpoint is {save_dir / checkpoint.LAST} "
-                    "(lower train.lr and start again: --resume keeps the saved learning rate)"
-                )
+            checkpoint.stop_if_diverged(
+                losses["loss"], "pretraining", epoch + 1, step + 1, save_dir,
+                "lower train.lr and start again: --resume keeps the saved learning rate",
+            )  # fmt: skip
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(losses["loss"]).backward()
             scaler.step(optimizer)
             scaler.update()
             for name, value in losses.items():
-                sums[name] = sums.get(name, 0.0) + value.item()
-                writer.add_scalar(f"Pretrain/{name}", value.item(), epoch * len(loader) + step)
+                value = value.item()
+                sums[name] = sums.get(name, 0.0) + value
+                writer.add_scalar(f"Pretrain/{name}", value, epoch * len(loader) + step)
             bar.set_postfix(loss=f"{sums['loss'] / (step + 1):.3f}", refresh=False)
         lr = optimizer.param_groups[0]["lr"]
         writer.add_scalar("Pretrain/lr", lr, epoch)

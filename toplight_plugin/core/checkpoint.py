@@ -91,3 +91,12 @@ def newest(folder: str | Path) -> Path | None:
         return folder / LAST
     epochs = _epochs(folder)
     return epochs[-1] if epochs else None
+
+
+def stop_if_diverged(loss: torch.Tensor, run: str, epoch: int, batch: int, folder: Path, advice: str) -> None:
+    """Raise on a non-finite loss; called before the optimizer step, so no NaN weight reaches a checkpoint."""
+    if not torch.isfinite(loss):
+        raise FloatingPointError(
+            f"{run} diverged: loss {loss.item()} at epoch {epoch}, batch {batch}; stopped before updating the "
+            f"weights, the last good checkpoint is {Path(folder) / LAST} ({advice})"
+        )

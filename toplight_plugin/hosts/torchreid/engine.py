@@ -127,12 +127,10 @@ class VIEngine(compat.torchreid().engine.Engine):
         with self._autocast():
             logits, features = self.model(imgs, modality)
         losses = self.criterion(logits, features, pids)
-        if not torch.isfinite(losses["loss"]):  # before the step: the weights and the last checkpoint stay good
-            raise FloatingPointError(
-                f"training diverged: loss {losses['loss'].item()} at epoch {self.epoch + 1}, batch {self.batch_idx + 1}"
-                f"; stopped before updating the weights, the last good checkpoint is {self.save_dir / checkpoint.LAST}"
-                " (lower train.lr or raise toplight.warmup_epochs and start again: a resume keeps the saved schedule)"
-            )
+        checkpoint.stop_if_diverged(
+            losses["loss"], "training", self.epoch + 1, self.batch_idx + 1, self.save_dir,
+            "lower train.lr or raise toplight.warmup_epochs and start again: a resume keeps the saved schedule",
+        )  # fmt: skip
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
         self.scaler.step(self.optimizer)
