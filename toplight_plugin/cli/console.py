@@ -13,8 +13,9 @@ from toplight_plugin.core.data.images import BadImageError
 
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
                FloatingPointError, DiskFullError, BadImageError)  # fmt: skip
-TOOLS = ("bench_eval", "benchmark", "config", "curves", "demo", "export_onnx", "flops", "gradcam", "make_synthetic",
-         "pretrain_top", "reference", "search", "show_augs", "soup", "splits", "test", "train", "tsne")  # fmt: skip
+TOOLS = ("bench_eval", "benchmark", "compare", "config", "curves", "demo", "export_onnx", "flops", "gradcam",
+         "make_synthetic", "pretrain_top", "reference", "search", "show_augs", "soup", "splits", "test", "train",
+         "tsne")  # fmt: skip
 
 
 def run(tool: str, argv: list[str] | None = None) -> int:

@@ -59,11 +59,11 @@ class GeM(nn.Module):
         return x.clamp(min=self.eps).pow(self.p).mean(dim=(2, 3)).pow(1.0 / self.p)
 
 
-def _cut_resnet(m: nn.Module) -> list[nn.Module]:
+def cut_resnet(m: nn.Module) -> list[nn.Module]:
     return [nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool), m.layer1, m.layer2, m.layer3, m.layer4]
 
 
-RESNET50 = BackboneSpec("torchvision", "resnet50", _cut_resnet)
+RESNET50 = BackboneSpec("torchvision", "resnet50", cut_resnet)
 
 
 def _with_non_local(layer: nn.Sequential, after: tuple[int, ...]) -> nn.Sequential:
@@ -87,7 +87,7 @@ def agw_resnet50(
     if unknown:
         raise TypeError(f"agw_resnet50 takes no option(s) {unknown}: it has no FDR")
     own, imagenet = split_pretrained(pretrained)
-    stem, layer1, layer2, layer3, layer4 = _cut_resnet(library_model(RESNET50, imagenet, str(pretrained)))
+    stem, layer1, layer2, layer3, layer4 = cut_resnet(library_model(RESNET50, imagenet, str(pretrained)))
     set_last_stride(layer4, 1)
     shared = nn.Sequential(
         layer1,

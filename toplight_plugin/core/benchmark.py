@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 
 from .export import export_onnx, onnx_features, onnx_session
-from .flops import count_mflops
+from .flops import count_mflops, inference_mparams
 from .registry import build
 
 BACKENDS = ("eager", "channels_last", "onnxruntime")
@@ -35,6 +35,7 @@ VARIANTS = (
     "toplight_shufflenetv2_x1_0",
     "toplight_shufflenetv2_x1_5",
     BASELINE,
+    "ddag_resnet50",
 )
 
 
@@ -71,41 +72,46 @@ def build_for_benchmark(name: str, height: int, width: int) -> nn.Module:
     return model
 
 
-def _cases(name: str, model: nn.Module, batches, height: int, width: int, threads: int, workdir: Path) -> list[Case]:
+@dataclass
+class Subject:
+    """A model to time, at its own input size."""
+
+    name: str
+    model: nn.Module
+    height: int = 288
+    width: int = 144
+
+
+def _cases(subject: Subject, batches, threads: int, onnx_path: Path, backends=BACKENDS) -> list[Case]:
+    name, model, height, width = subject.name, subject.model, subject.height, subject.width
     cases = []
-    onnx_path = export_onnx(model, workdir / f"{name}.onnx", height, width, {"model": name})
-    session = onnx_session(onnx_path, threads)
+    session = None
+    if "onnxruntime" in backends:
+        session = onnx_session(export_onnx(model, onnx_path, height, width, {"model": name}), threads)
     contiguous, last = model, copy.deepcopy(model).to(memory_format=torch.channels_last)
     for batch in batches:
         x = torch.randn(batch, 3, height, width, generator=torch.Generator().manual_seed(batch))
         x_last = x.contiguous(memory_format=torch.channels_last)
         images, modality = x.numpy().clip(0, 1), np.zeros(batch, np.int64)
-        cases += [
-            Case(name, "eager", batch, lambda m=contiguous, x=x: m(x, 0)),
-            Case(name, "channels_last", batch, lambda m=last, x=x_last: m(x, 0)),
-            Case(name, "onnxruntime", batch, lambda s=session, i=images, m=modality: onnx_features(s, i, m)),
-        ]
+        runs = {
+            "eager": lambda m=contiguous, x=x: m(x, 0),
+            "channels_last": lambda m=last, x=x_last: m(x, 0),
+            "onnxruntime": lambda s=session, i=images, m=modality: onnx_features(s, i, m),
+        }
+        cases += [Case(name, backend, batch, runs[backend]) for backend in backends]
     return cases
 
 
-def run_benchmark(
-    models=VARIANTS, batches=(1, 32), height: int = 288, width: int = 144, rounds: int = 5, seconds: float = 1.0,
-    threads: int = 2, progress=None,
-) -> dict:  # fmt: skip
-    """Throughput (images/s, median of ``rounds``), parameters and MFLOPs of each model; each case runs for at
-    least ``seconds`` (and at least one call) per round, after one warm-up call."""
+def time_models(subjects: list[Subject], batches=(1, 32), rounds: int = 5, seconds: float = 1.0, threads: int = 2,
+                backends=BACKENDS, progress=None) -> dict[str, dict[str, float]]:  # fmt: skip
+    """images/s per subject and ``backend@batch``: every case runs for at least ``seconds`` (and at least one
+    call) per round, after one warm-up call, the cases interleaved round after round; each reports its median."""
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
-    info, cases = {}, []
+    cases = []
     with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
-        for name in models:
-            with torch.inference_mode(False):
-                model = build_for_benchmark(name, height, width)
-                info[name] = {
-                    "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
-                    "mflops": count_mflops(model, (height, width)),
-                }
-                cases += _cases(name, model, batches, height, width, threads, Path(tmp))
+        for index, subject in enumerate(subjects):
+            cases += _cases(subject, batches, threads, Path(tmp) / f"{index}.onnx", backends)
         for case in cases:
             case.run()  # warm-up: allocations, oneDNN kernel selection, onnxruntime arenas
         for _ in range(rounds):
@@ -120,8 +126,24 @@ def run_benchmark(
                 case.rates.append(calls * case.batch / elapsed)
                 if progress is not None:
                     progress.update(1)
+    rates: dict[str, dict[str, float]] = {subject.name: {} for subject in subjects}
     for case in cases:
-        info[case.model][f"{case.backend}@{case.batch}"] = case.median
+        rates[case.model][f"{case.backend}@{case.batch}"] = case.median
+    return rates
+
+
+def run_benchmark(
+    models=VARIANTS, batches=(1, 32), height: int = 288, width: int = 144, rounds: int = 5, seconds: float = 1.0,
+    threads: int = 2, progress=None,
+) -> dict:  # fmt: skip
+    """Throughput (images/s, median of ``rounds``), parameters and MFLOPs of each registered model."""
+    torch.set_num_threads(threads)
+    subjects = [Subject(name, build_for_benchmark(name, height, width), height, width) for name in models]
+    info = {s.name: {"params_m": inference_mparams(s.model), "mflops": count_mflops(s.model, (height, width))}
+            for s in subjects}  # fmt: skip
+    rates = time_models(subjects, batches, rounds, seconds, threads, BACKENDS, progress)
+    for name, row in rates.items():
+        info[name].update(row)
     return {"threads": threads, "height": height, "width": width, "rounds": rounds, "models": info}
 
 

@@ -50,7 +50,7 @@ class FeatureGraph(nn.Module):
             features = backbone.forward_post(backbone.pre[0](x))
         else:  # one path for both modalities (the LightCNN baseline): the graph has no modality input
             features = backbone(x)
-        return F.normalize(self.model.head.embed(features), dim=1)
+        return F.normalize(self.model.retrieval_features(features), dim=1)
 
 
 def export_onnx(model: ReIDNet, path: str | Path, height: int, width: int, metadata: dict[str, str], opset: int = 17,

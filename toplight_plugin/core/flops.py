@@ -7,15 +7,8 @@ import warnings
 import torch
 import torch.nn as nn
 
-# Table 4 of the paper, MFLOPs at 288x144: (ImageNet-pretrained baseline, +TOP & FDR).
-PAPER_MFLOPS: dict[str, tuple[int, int]] = {
-    "toplight_shufflenetv2_x1_0": (139, 177),
-    "toplight_shufflenetv2_x1_5": (265, 371),
-    "toplight_ghostnet_100": (150, 189),
-    "toplight_ghostnet_130": (281, 395),
-    "toplight_mobilenetv3_small": (104, 130),
-    "toplight_mobilenetv3_large": (250, 362),
-}
+from .heads import TRAINING_ONLY
+from .paper_figures import paper_mflops
 
 
 def count_mflops(model: nn.Module, size: tuple[int, int] = (288, 144), in_chans: int = 3) -> float:
@@ -42,12 +35,17 @@ def count_mparams(model: nn.Module) -> float:
     return sum(p.numel() for p in model.parameters()) / 1e6
 
 
+def inference_mparams(model: nn.Module) -> float:
+    """Millions of parameters a deployed model holds: all but the training-only ones (classifiers, DDAG's graph)."""
+    return sum(p.numel() for n, p in model.named_parameters() if not n.startswith(TRAINING_ONLY)) / 1e6
+
+
 def flops_table(size: tuple[int, int] = (288, 144)) -> list[dict]:
     """One row per Table 4 variant: our counts without the FDR, what each FDR reading adds, and the paper's."""
     from .registry import build
 
     rows = []
-    for name, (paper_base, paper_top) in PAPER_MFLOPS.items():
+    for name, (paper_base, paper_top) in paper_mflops().items():
         plain = build(name, num_classes=1, fdr=None, height=size[0], width=size[1])
         base = count_mflops(plain, size)
         row = {"model": name, "mparams": round(count_mparams(plain.backbone), 2), "mflops_plain": round(base, 1)}

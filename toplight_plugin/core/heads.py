@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 
 LOSSES = ("softmax", "triplet")
+TRAINING_ONLY = ("head.classifier.", "head.fc2.", "head.graph.")  # sized by the training set; unused at inference
 
 
 class BNNeck(nn.Module):
@@ -44,6 +45,10 @@ class ReIDNet(nn.Module):
         self.backbone = backbone
         self.head = head
         self.loss = loss
+
+    def retrieval_features(self, f: torch.Tensor) -> torch.Tensor:
+        """The backbone's output -> the eval-mode features (what the ONNX graph computes after the stems)."""
+        return self.head.embed(f)
 
     def forward(self, x: torch.Tensor, modality: int | torch.Tensor | None = None, return_featuremaps: bool = False):
         """``return_featuremaps``: the backbone's last maps before pooling instead (torchreid's activation maps)."""

@@ -127,6 +127,7 @@ class AugmentOptions:
 CAJ_VISIBLE = AugmentOptions(channel_exchange=0.5)
 CAJ_INFRARED = AugmentOptions(channel_gray=1.0)
 FLIP_ONLY = AugmentOptions(pad=0, random_erasing=0.0)
+PAD_CROP = AugmentOptions(random_erasing=0.0)
 PAPER = AugmentOptions(pad=0, random_value_erasing=0.5)  # §4.1 / Table 2a: "RE, CE, Flip" (docs/training.md)
 
 # toplight.augment name -> (visible, infrared) options
@@ -134,6 +135,7 @@ PRESETS: dict[str, tuple[AugmentOptions, AugmentOptions]] = {
     "paper": (PAPER, PAPER),  # resize, flip, random erasing with random values and with channel constants
     "caj": (CAJ_VISIBLE, CAJ_INFRARED),  # CAJ's channel augmentations on top of "basic"
     "basic": (AugmentOptions(), AugmentOptions()),  # resize, pad-crop, flip, random erasing
+    "pad_crop": (PAD_CROP, PAD_CROP),  # resize, pad-crop, flip: DDAG's training code
     "flip": (FLIP_ONLY, FLIP_ONLY),  # resize and flip: short from-scratch runs (docs/learning.md)
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from toplight_plugin.core.batchnorm import set_batchnorm_momentum
+from toplight_plugin.core.heads import TRAINING_ONLY
 from toplight_plugin.core.losses import IdentityTripletLoss
 from toplight_plugin.core.registry import WITHOUT_FDR, build
 from toplight_plugin.core.schedule import EpochSchedule, build_scheduler
@@ -60,7 +61,6 @@ def build_datamanager(cfg, use_gpu: bool):
         )
 
 
-EVAL_UNUSED = ("head.classifier.", "head.fc2.")  # classifiers: training only, their size is the training set's
 
 
 def build_model(cfg, num_classes: int, weights: str = "", evaluate: bool = False):
@@ -71,7 +71,7 @@ def build_model(cfg, num_classes: int, weights: str = "", evaluate: bool = False
     ``model.allow_missing`` (a soup's missing FDR).
     """
     name = cfg.model.name
-    allowed = EVAL_UNUSED if evaluate else ("head.", *cfg.model.allow_missing)
+    allowed = TRAINING_ONLY if evaluate else ("head.", *cfg.model.allow_missing)
     options = dict(height=cfg.data.height, width=cfg.data.width, allow_missing=allowed)
     if name not in WITHOUT_FDR and (cfg.toplight.fdr or name != "lightcnn29"):
         options.update(
@@ -138,6 +138,8 @@ def build_engine(cfg, datamanager, model, use_gpu: bool) -> VIEngine:
         label_smooth=0.1 if cfg.loss.softmax.label_smooth else 0.0,
         triplet=cfg.toplight.triplet,
     )
+    if hasattr(model, "wrap_loss"):  # a baseline with its own training losses around L_id + L_tri (DDAG)
+        criterion = model.wrap_loss(criterion)
     protocol = ProtocolOptions(
         tuple(cfg.toplight.sysu_mode), cfg.toplight.trials, cfg.toplight.shots, cfg.toplight.rand_perm
     )

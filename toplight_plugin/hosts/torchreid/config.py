@@ -99,7 +99,7 @@ def get_default_config() -> CN:
     cfg.toplight.fdr_groups = 1
     cfg.toplight.fdr_reading = "spatial"  # spatial (position-dependent, any input size) | literal (docs/models.md)
     cfg.toplight.triplet = "batch_hard"  # batch_hard (the paper) | wrt (AGW, margin-free)
-    cfg.toplight.augment = "paper"  # paper (RE, CE, flip) | caj | basic | flip | torchreid (data.transforms)
+    cfg.toplight.augment = "paper"  # paper (RE, CE, flip) | caj | basic | pad_crop | flip | torchreid (data.transforms)
     cfg.toplight.warmup_epochs = 5
     cfg.toplight.bn_momentum = None  # None: each library's own (0.01 on torchvision's MobileNetV3); 0.1 from scratch
     cfg.toplight.sysu_mode = ["all", "indoor"]  # modes evaluated

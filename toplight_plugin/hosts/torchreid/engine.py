@@ -1,6 +1,7 @@
 """The visible-infrared engine: torchreid's ``Engine`` with its hooks overridden, its training loop untouched.
 
-- ``forward_backward``: each sample's modality goes to the model; L = L_id + γ L_tri (§3.4); AMP on CUDA.
+- ``forward_backward``: each sample's modality goes to the model; L = L_id + γ L_tri (§3.4), or the model's own
+  loss (``wrap_loss``, e.g. DDAG's); AMP on CUDA.
 - ``train`` (one epoch): seeds the epoch from (seed, epoch) before torchreid's loop and writes a checkpoint after
   it, so a run killed at any point and resumed from its last checkpoint replays the same batches and augmentations.
 - ``_evaluate``: the published protocols (protocols.evaluate_published) instead of torchreid's Market rule.
@@ -124,9 +125,11 @@ class VIEngine(compat.torchreid().engine.Engine):
         imgs, pids, modality = self.parse_data_for_train(data)
         imgs = imgs.to(self.device, memory_format=self.memory_format, non_blocking=True)
         pids, modality = pids.to(self.device), modality.to(self.device)
-        with self._autocast():
-            logits, features = self.model(imgs, modality)
-        losses = self.criterion(logits, features, pids)
+        with self._autocast():  # a model with training-only branches (DDAG's graph) takes the identities too
+            outputs = self.model(imgs, modality, pids) if getattr(self.net, "takes_pids", False) else \
+                self.model(imgs, modality)  # fmt: skip
+        logits, features, *aux = outputs
+        losses = self.criterion(logits, features, pids, *aux)
         checkpoint.stop_if_diverged(
             losses["loss"], "training", self.epoch + 1, self.batch_idx + 1, self.save_dir,
             "lower train.lr or raise toplight.warmup_epochs and start again: a resume keeps the saved schedule",
@@ -147,6 +150,8 @@ class VIEngine(compat.torchreid().engine.Engine):
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(self.epoch)
         super().train(**kwargs)
+        if hasattr(self.net, "end_epoch"):  # before the checkpoint, so a resume continues from it (DDAG's w_G)
+            self.net.end_epoch(self.train_loader.means())
         done = self.epoch + 1
         if (done % self.checkpoint_every == 0 or done == self.max_epoch) and distributed.is_main():
             self.save_model(self.epoch, None, str(self.save_dir))
