@@ -34,11 +34,13 @@ FEAT_DIM = 2048
 
 def horizontal_parts(maps: torch.Tensor, parts: int) -> torch.Tensor:
     """(N, C, H, W) -> (N, parts, C): the mean of each horizontal stripe, with adaptive pooling's stripe bounds
-    (floor(i H / p) to ceil((i + 1) H / p)) written as slices, so any H exports to ONNX."""
+    (floor(i H / p) to ceil((i + 1) H / p)) written as slices, so any H exports to ONNX (adaptive pooling exports
+    only when p divides H)."""
     height = maps.shape[2]
     if height < parts:
         raise ValueError(f"IWPA needs at least {parts} rows in the layer4 map, got {height}: use a taller input")
-    bounds = [(i * height // parts, -(-(i + 1) * height // parts)) for i in range(parts)]
+    # the exporter traces these as ONNX integer divisions, which truncate: keep every operand non-negative
+    bounds = [(i * height // parts, ((i + 1) * height + parts - 1) // parts) for i in range(parts)]
     return torch.stack([maps[:, :, a:b].mean(dim=(2, 3)) for a, b in bounds], dim=1)
 
 
