@@ -38,10 +38,13 @@ def test_train_and_eval_contract_and_gradients(name):
     model, (h, w) = _build(name)
     x = torch.rand(4, 3, h, w)
     model.train()
-    logits, feats = model(x, MODALITY)
+    pids = torch.tensor([0, 1, 2, 3])
+    takes_pids = getattr(model, "takes_pids", False)  # training-only branches that need the identities (DDAG)
+    logits, feats, *aux = model(x, MODALITY, pids) if takes_pids else model(x, MODALITY)
     assert logits.shape == (4, 5) and feats.ndim == 2 and feats.shape[0] == 4
     assert torch.isfinite(logits).all() and torch.isfinite(feats).all()
-    loss = F.cross_entropy(logits, torch.tensor([0, 1, 2, 3])) + feats.pow(2).mean()
+    loss = F.cross_entropy(logits, pids) + feats.pow(2).mean()
+    loss = loss + sum(t.sum() for extra in aux for t in extra.values() if t.requires_grad)
     loss.backward()
     no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not no_grad, f"parameters without gradient: {no_grad[:5]}"

@@ -1,6 +1,6 @@
 """TOPLight for torchreid: ``import toplight_plugin`` registers the plugin's models, datasets and sampler."""
 
-from .core import agw, ddag, lightcnn, models, registry  # noqa: F401  (importing registers the factories)
+from .core import agw, conventional, ddag, lightcnn, models, registry  # noqa: F401  (importing registers the factories)
 from .core.registry import MODELS, build
 from .hosts.torchreid.register import register_all, register_models
 

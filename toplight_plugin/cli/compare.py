@@ -9,7 +9,8 @@ row each config reproduces, as a table and a picture of rank-1 against FLOPs (lo
 Each run is ``CONFIG[=RESULT]``: RESULT is a ``results.json`` of ``toplight-test`` / ``toplight-train``, or a
 checkpoint, tested here with the config's protocol first; a config alone shows FLOPs, parameters, speed and the
 published figures. FLOPs, parameters and speed are the config's model at its input size (``data.height`` x
-``data.width``). Writes ``comparison.md``, ``comparison.json`` and ``comparison.png`` into ``--output``.
+``data.width``). Writes ``comparison.md``, ``comparison.json`` and ``comparison.png`` (or ``--picture``) into
+``--output``.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> list[Run]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", metavar="CONFIG[=RESULT]")
     parser.add_argument("--output", type=Path, default=Path("output/compare"))
+    parser.add_argument("--picture", type=Path, help="where the PNG goes (default: <output>/comparison.png)")
     parser.add_argument("--batch", type=int, default=32, help="images per call when timing")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=1.0, help="least time per case and round")
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> list[Run]:
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "comparison.md").write_text(table + "\n")
     (args.output / "comparison.json").write_text(json.dumps([asdict(run) for run in runs], indent=2))
-    print(f"picture: {plot(runs, args.output / 'comparison.png')}")
+    print(f"picture: {plot(runs, args.picture or args.output / 'comparison.png')}")
     return runs
 
 

@@ -9,7 +9,7 @@ post-embedding group returns the feature vector. The splits are listed in docs/m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -24,8 +24,9 @@ class BackboneSpec:
 
     library: str  # "torchvision" or "timm"
     arch: str  # the library's own model name
-    cut: Callable[[nn.Module], list[nn.Module]]  # library model -> its blocks (Block1..Block7 for TOPLight)
+    cut: Callable[[nn.Module], Sequence[nn.Module]]  # library model -> its blocks (Block1..Block7 for TOPLight)
     has_imagenet_weights: bool = True
+    sized: bool = False  # built for one input size (timm's transformers take ``img_size``)
 
 
 def _cut_mobilenetv3_large(m: nn.Module) -> list[nn.Module]:
@@ -66,15 +67,23 @@ BACKBONES: dict[str, BackboneSpec] = {
 }
 
 
-def _create(spec: BackboneSpec, from_hub: bool) -> nn.Module:
-    """Build the library's model, with its ImageNet weights when ``from_hub``."""
+def _create(spec: BackboneSpec, from_hub: bool, size: tuple[int, int] | None) -> nn.Module:
+    """Build the library's model, with its ImageNet weights when ``from_hub``, for ``size`` if it is ``sized``."""
     if spec.library == "torchvision":
         import torchvision
 
         return torchvision.models.get_model(spec.arch, weights="IMAGENET1K_V1" if from_hub else None)
     import timm
 
-    return timm.create_model(spec.arch, pretrained=from_hub)
+    return timm.create_model(spec.arch, pretrained=from_hub, **({"img_size": size} if spec.sized else {}))
+
+
+def _adapt(model: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A timm ImageNet state_dict made to fit a model built for another input size, by the model module's own
+    ``checkpoint_filter_fn`` (position embeddings and relative position tables resampled)."""
+    import importlib
+
+    return importlib.import_module(type(model).__module__).checkpoint_filter_fn(state, model)
 
 
 def set_last_stride(block: nn.Module, last_stride: int) -> None:
@@ -88,9 +97,11 @@ def set_last_stride(block: nn.Module, last_stride: int) -> None:
         m.stride = (last_stride, last_stride)
 
 
-def library_model(spec: BackboneSpec, pretrained: bool | Mapping[str, torch.Tensor], source: str) -> nn.Module:
+def library_model(spec: BackboneSpec, pretrained: bool | Mapping[str, torch.Tensor], source: str,
+                  size: tuple[int, int] | None = None) -> nn.Module:  # fmt: skip
     """The library's model of ``spec``: random (False), ImageNet through the library's own download (True), or
-    loaded from a state_dict of that model (read from a local file by the caller; ``source`` names it in errors)."""
+    loaded from a state_dict of that model (read from a local file by the caller; ``source`` names it in errors).
+    ``size``: the input size a ``sized`` model is built for."""
     from_hub = pretrained is True
     if from_hub and not spec.has_imagenet_weights:
         raise ValueError(
@@ -98,14 +109,14 @@ def library_model(spec: BackboneSpec, pretrained: bool | Mapping[str, torch.Tens
             "pass a local weights file as `pretrained` or use pretrained=False"
         )
     try:
-        model = _create(spec, from_hub)
+        model = _create(spec, from_hub, size)
     except OSError as err:  # network errors derive from OSError
         raise RuntimeError(
             f"could not fetch ImageNet weights of {spec.arch} from {spec.library} ({err}); "
             "pass a local weights file as `pretrained`"
         ) from err
     if isinstance(pretrained, Mapping):
-        load_into(model, dict(pretrained), source)
+        load_into(model, _adapt(model, dict(pretrained)) if spec.sized else dict(pretrained), source)
     return model
 
 

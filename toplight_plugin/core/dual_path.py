@@ -79,8 +79,11 @@ class DualPathNet(nn.Module):
         return self.forward_post(self.forward_pre(x, modality))
 
     def feature_maps(self, x: torch.Tensor, modality: int | torch.Tensor | None = None) -> torch.Tensor:
-        """The last maps before global pooling (what torchreid's ``return_featuremaps`` asks for)."""
-        return until_global_pool(self.post, self.neck(self.forward_pre(x, modality)))
+        """The last maps before global pooling (what torchreid's ``return_featuremaps`` asks for), (N, C, H, W); a
+        post group that pools tokens or channels-last maps says how to lay them out (``feature_maps``)."""
+        z = self.neck(self.forward_pre(x, modality))
+        layout = getattr(self.post, "feature_maps", None)
+        return layout(z) if layout is not None else until_global_pool(self.post, z)
 
 
 def until_global_pool(module: nn.Module, x: torch.Tensor) -> torch.Tensor:

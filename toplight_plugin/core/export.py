@@ -45,8 +45,8 @@ class FeatureGraph(nn.Module):
         backbone = self.model.backbone
         x = normalized(images, self.mean, self.std)
         if isinstance(backbone, DualPathNet):
-            infrared = (modality == 1).view(-1, 1, 1, 1)
-            x = torch.where(infrared, backbone.stems[1](x), backbone.stems[0](x))
+            visible, infrared = backbone.stems[0](x), backbone.stems[1](x)  # maps, or tokens (ViT)
+            x = torch.where((modality == 1).view(-1, *[1] * (visible.dim() - 1)), infrared, visible)
             features = backbone.forward_post(backbone.pre[0](x))
         else:  # one path for both modalities (the LightCNN baseline): the graph has no modality input
             features = backbone(x)

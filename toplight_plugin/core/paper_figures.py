@@ -11,7 +11,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class PaperRow:
     label: str
-    model: str | None  # the registry name this project builds it with (None: not built here)
+    model: str  # the registry name this project builds it with
     mflops: int
     lower_bound: bool  # the paper prints "> mflops"
     sysumm01: tuple[float, float]  # r=1, mAP
@@ -43,10 +43,10 @@ PAPER: dict[str, PaperRow] = {
                                (47.81, 47.06), (71.26, 65.66)),
     "mbv3l_top_fdr": PaperRow("MobileNetV3-L +TOP & FDR", "toplight_mobilenetv3_large", 362, False,
                               (66.14, 63.80), (84.15, 79.26)),
-    "resnet50": PaperRow("ResNet-50", None, 3562, False, (56.98, 54.72), (76.86, 71.30)),
-    "convnext_tiny": PaperRow("ConvNeXt-Tiny", None, 3620, False, (58.72, 55.31), (78.25, 72.64)),
-    "vit_b16": PaperRow("ViT-B", None, 5689, False, (52.17, 51.81), (75.31, 70.37)),
-    "swin_tiny": PaperRow("Swin-Tiny", None, 3287, False, (58.24, 55.16), (78.39, 72.68)),
+    "resnet50": PaperRow("ResNet-50", "vi_resnet50", 3562, False, (56.98, 54.72), (76.86, 71.30)),
+    "convnext_tiny": PaperRow("ConvNeXt-Tiny", "vi_convnext_tiny", 3620, False, (58.72, 55.31), (78.25, 72.64)),
+    "vit_b16": PaperRow("ViT-B", "vi_vit_b16", 5689, False, (52.17, 51.81), (75.31, 70.37)),
+    "swin_tiny": PaperRow("Swin-Tiny", "vi_swin_tiny", 3287, False, (58.24, 55.16), (78.39, 72.68)),
     "agw_resnet50": PaperRow("AGW", "agw_resnet50", 3562, True, (47.50, 47.65), (70.05, 66.37)),
     "ddag_resnet50": PaperRow("DDAG", "ddag_resnet50", 3562, True, (54.75, 53.02), (69.34, 63.46)),
 }  # fmt: skip

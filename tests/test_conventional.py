@@ -1,0 +1,55 @@
+"""Table 4's conventional networks: the paper's FLOPs where a standard network gives them, maps for torchreid's
+tools, ImageNet weights of another input size resampled as they load, and their configs."""
+
+import pytest
+import torch
+from test_engine import ROOT
+
+import toplight_plugin
+from toplight_plugin.core.backbones import library_model
+from toplight_plugin.core.conventional import CONVENTIONAL
+from toplight_plugin.core.flops import count_mflops
+from toplight_plugin.hosts.torchreid.build import build_model
+from toplight_plugin.hosts.torchreid.config import load_config
+
+
+@pytest.mark.parametrize(("name", "paper"), [("vi_resnet50", 3562), ("vi_convnext_tiny", 3620)])
+def test_flops_match_table_4_within_5_percent(name, paper):
+    model = toplight_plugin.build(name, num_classes=1)
+    assert abs(count_mflops(model, (288, 144)) / paper - 1) < 0.05
+
+
+@pytest.mark.parametrize(("name", "maps"), [("vi_resnet50", (2048, 2, 1)), ("vi_convnext_tiny", (768, 2, 1)),
+                                            ("vi_vit_b16", (768, 4, 2)), ("vi_swin_tiny", (768, 2, 1))])  # fmt: skip
+def test_feature_maps_are_channels_first_on_the_grid(name, maps):
+    model = toplight_plugin.build(name, num_classes=3, height=64, width=32).eval()
+    x = torch.rand(2, 3, 64, 32)
+    with torch.no_grad():
+        out = model(x, torch.tensor([0, 1]), return_featuremaps=True)
+        features = model.backbone(x, torch.tensor([0, 1]))
+    assert tuple(out.shape) == (2, *maps)
+    if name == "vi_swin_tiny":  # its pooling is the mean of these maps
+        torch.testing.assert_close(out.mean(dim=(2, 3)), features)
+
+
+@pytest.mark.parametrize("network", ["vit_b16", "swin_tiny"])
+def test_imagenet_weights_of_224_load_into_another_size(network):
+    import timm
+
+    spec = CONVENTIONAL[network]
+    state = timm.create_model(spec.arch, pretrained=False).state_dict()  # the ImageNet file's layout, 224 x 224
+    model = library_model(spec, state, "imagenet.pth", size=(64, 32))
+    if network == "vit_b16":
+        assert model.pos_embed.shape == (1, 1 + 4 * 2, 768)  # resampled to the 4 x 2 patch grid
+        torch.testing.assert_close(model.cls_token, state["cls_token"])
+    else:
+        torch.testing.assert_close(model.patch_embed.proj.weight, state["patch_embed.proj.weight"])
+
+
+@pytest.mark.parametrize("dataset", ["sysu", "regdb"])
+@pytest.mark.parametrize("network", sorted(CONVENTIONAL))
+def test_configs_build_their_network(dataset, network):
+    cfg = load_config(ROOT / f"configs/{dataset}/{network}.yaml", ["model.pretrained", "False"])
+    assert cfg.model.name == f"vi_{network}" and (cfg.data.height, cfg.data.width) == (288, 144)
+    model = build_model(cfg, num_classes=4)
+    assert len(model.backbone.stems) == 2 and model.head.classifier.out_features == 4
