@@ -1,6 +1,6 @@
-"""CPU benchmark: images/s of every TOPLight variant and the AGW ResNet-50 baseline at batch 1 and 32, in PyTorch
-eager (contiguous and channels_last) and onnxruntime, interleaved, with the thread count pinned; plus parameters
-and FLOPs. Writes the table into docs/benchmarks.md.
+"""CPU benchmark: images/s of every TOPLight variant, the AGW and DDAG baselines and Table 4's conventional networks
+at batch 1 and 32, in PyTorch eager (contiguous and channels_last) and onnxruntime, interleaved, with the thread
+count pinned; plus parameters (those inference uses) and FLOPs. Writes the table into docs/benchmarks.md.
 
     toplight-benchmark [--threads 2] [--rounds 5] [--write docs/benchmarks.md] [--json output/benchmark.json]
     toplight-benchmark --profile toplight_mobilenetv3_large agw_resnet50 [--write docs/benchmarks.md]

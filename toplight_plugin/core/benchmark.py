@@ -36,6 +36,10 @@ VARIANTS = (
     "toplight_shufflenetv2_x1_5",
     BASELINE,
     "ddag_resnet50",
+    "vi_resnet50",
+    "vi_convnext_tiny",
+    "vi_vit_b16",
+    "vi_swin_tiny",
 )
 
 

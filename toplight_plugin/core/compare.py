@@ -72,32 +72,41 @@ def to_markdown(runs: list[Run], speed_keys: list[str]) -> str:
 
 def plot(runs: list[Run], path: Path) -> Path:
     """One panel per dataset, rank-1 against MFLOPs on a log axis: the paper's points (gray, every published row of
-    that table), each run with results (filled blue, at our FLOPs count) and each run without results but with a
-    published row (hollow blue: our FLOPs count at the paper's rank-1), labelled."""
+    that table, labelled unless a run stands for it), each run with results (filled blue, at our FLOPs count) and
+    each run without results but with a published row (hollow blue: our FLOPs count at the paper's rank-1, joined
+    to the paper's point), labelled with the run's config name."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     datasets = list(dict.fromkeys(run.dataset for run in runs))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(7 * len(datasets), 5.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(9 * len(datasets), 6.5), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
+        shown = [run for run in runs if run.dataset == dataset]
+        represented = {run.paper.label for run in shown if run.paper is not None}
         for row in PAPER.values():
             figures = getattr(row, dataset, None)
             if figures is None:
                 continue
-            ax.scatter(row.mflops, figures[0], facecolors="none", edgecolors="tab:gray", s=40)
-            ax.annotate(("> " if row.lower_bound else "") + row.label + " (paper)", (row.mflops, figures[0]),
-                        fontsize=7, color="tab:gray", xytext=(4, -3), textcoords="offset points")  # fmt: skip
-        for run in (r for r in runs if r.dataset == dataset):
-            r1, label, fill = run.rank1(), run.label, "tab:blue"
-            if r1 is None and run.paper_figures() is not None:  # not tested: our FLOPs at the paper's rank-1
-                r1, label, fill = run.paper_figures()[0], f"{run.label} (our FLOPs, paper r=1)", "none"
+            ax.scatter(row.mflops, figures[0], facecolors="none", edgecolors="tab:gray", s=36)
+            if row.label not in represented:
+                ax.annotate(("> " if row.lower_bound else "") + row.label, (row.mflops, figures[0]), fontsize=7,
+                            color="tab:gray", xytext=(4, -8), textcoords="offset points")  # fmt: skip
+        for run in shown:
+            r1, fill, published = run.rank1(), "tab:blue", run.paper_figures()
+            if r1 is None and published is not None:  # not tested: our FLOPs count at the paper's rank-1
+                r1, fill = published[0], "none"
+                ax.plot([run.paper.mflops, run.mflops], [r1, r1], color="tab:gray", lw=0.8, ls=":")
             if r1 is None:
                 continue
-            ax.scatter(run.mflops, r1, facecolors=fill, edgecolors="tab:blue", s=40)
-            ax.annotate(label, (run.mflops, r1), fontsize=7, color="tab:blue", xytext=(4, 3),
+            ax.scatter(run.mflops, r1, facecolors=fill, edgecolors="tab:blue", s=36)
+            ax.annotate(run.label.split("/")[-1], (run.mflops, r1), fontsize=7, color="tab:blue", xytext=(4, 3),
                         textcoords="offset points")  # fmt: skip
+        ax.scatter([], [], facecolors="none", edgecolors="tab:gray", label="paper (its FLOPs, its rank-1)")
+        ax.scatter([], [], facecolors="none", edgecolors="tab:blue", label="our FLOPs count, the paper's rank-1")
+        ax.scatter([], [], color="tab:blue", label="ours, measured")
+        ax.legend(loc="lower right", fontsize=8)
         ax.set_xscale("log")
         ax.set_xlabel("MFLOPs (multiply-accumulates, one image)")
         ax.set_ylabel("rank-1 (%)")

@@ -61,8 +61,6 @@ def build_datamanager(cfg, use_gpu: bool):
         )
 
 
-
-
 def build_model(cfg, num_classes: int, weights: str = "", evaluate: bool = False):
     """The configured model; ``weights`` (or ``model.load_weights``) is a local file, else ImageNet if pretrained.
 
