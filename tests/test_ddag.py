@@ -110,3 +110,16 @@ def test_ddag_trains_through_the_engine_and_keeps_w_g(sysu_root, tmp_path, capsy
     weight = float(state["graph_weight"])
     assert 0.0 < weight < 1.0  # set after the epoch from its mean instance loss, kept for a resume
     assert any(k.startswith("head.graph.") for k in state) and (tmp_path / "results.json").is_file()
+
+
+def test_gradcam_explains_the_iwpa_feature():
+    from toplight_plugin.core.gradcam import grad_cam
+
+    model = toplight_plugin.build("ddag_resnet50", num_classes=3).eval()
+    images = torch.randn(2, 3, 64, 32)
+    z = model.backbone.forward_pre(images, 0).detach().requires_grad_(True)  # the layer4 maps
+    (grad,) = torch.autograd.grad(model.retrieval_features(z).pow(2).sum() / 2, z)
+    cam = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * z).sum(1, keepdim=True)).detach()
+    cam = F.interpolate(cam, size=(64, 32), mode="bilinear", align_corners=False)[:, 0]
+    peak = cam.flatten(1).amax(1)[:, None, None]
+    torch.testing.assert_close(grad_cam(model, images, 0)["Block4"], cam / torch.where(peak > 0, peak, 1.0))

@@ -32,7 +32,7 @@ def grad_cam(model: ReIDNet, images: torch.Tensor, modality: int | torch.Tensor)
         z = backbone.forward_pre(images, modality).detach().requires_grad_(True)
         reweighted = backbone.neck(z)
         reweighted.retain_grad()
-        embedded = model.head.embed(backbone.post(reweighted))
+        embedded = model.retrieval_features(backbone.post(reweighted))
         (embedded * embedded.detach()).sum().backward()
     size = tuple(images.shape[-2:])
     if isinstance(backbone.neck, torch.nn.Identity):
