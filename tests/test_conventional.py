@@ -53,3 +53,12 @@ def test_configs_build_their_network(dataset, network):
     assert cfg.model.name == f"vi_{network}" and (cfg.data.height, cfg.data.width) == (288, 144)
     model = build_model(cfg, num_classes=4)
     assert len(model.backbone.stems) == 2 and model.head.classifier.out_features == 4
+
+
+def test_gradcam_refuses_tokens():
+    from toplight_plugin.core.gradcam import grad_cam
+
+    model = toplight_plugin.build("vi_vit_b16", num_classes=3, height=64, width=32)  # 1 + 4 x 2 tokens
+    expected = r"Grad-CAM needs \(N, C, H, W\) maps at Block4; this model gives \(1, 9, 768\) \(tokens\)"
+    with pytest.raises(ValueError, match=expected):
+        grad_cam(model, torch.rand(1, 3, 64, 32), 0)

@@ -30,6 +30,8 @@ def grad_cam(model: ReIDNet, images: torch.Tensor, modality: int | torch.Tensor)
     model.eval()
     with torch.enable_grad():
         z = backbone.forward_pre(images, modality).detach().requires_grad_(True)
+        if z.dim() != 4:
+            raise ValueError(f"Grad-CAM needs (N, C, H, W) maps at Block4; this model gives {tuple(z.shape)} (tokens)")
         reweighted = backbone.neck(z)
         reweighted.retain_grad()
         embedded = model.retrieval_features(backbone.post(reweighted))
