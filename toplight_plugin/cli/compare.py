@@ -58,13 +58,14 @@ def load_results(result: str, config: str, save_dir: Path) -> dict | None:
     return test_tool.main(["--config-file", config, "--weights", str(path), "data.save_dir", str(save_dir)])
 
 
-def describe(config: str, result: str, output: Path) -> tuple[Run, Subject]:
+def describe(config: str, result: str, output: Path, timed: bool) -> tuple[Run, Subject]:
     cfg = load_config(config, ["model.pretrained", "False", "model.load_weights", ""])
     label = f"{Path(config).parent.name}/{Path(config).stem}"
     results = load_results(result, config, output / label.replace("/", "_"))
     model = build_model(cfg, num_classes=1, evaluate=True)
     size = (cfg.data.height, cfg.data.width)
-    recalibrate_batchnorm(model, *size)  # random weights: keep activations out of the denormal range for timing
+    if timed:  # random weights: keep activations out of the denormal range, which CPUs run slowly
+        recalibrate_batchnorm(model, *size)
     run = Run(label, cfg.model.name, cfg.data.sources[0], count_mflops(model, size), inference_mparams(model),
               paper_row(config), results)  # fmt: skip
     return run, Subject(label, model, *size)
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> list[Run]:
     args = parser.parse_args(argv)
     described = []
     for text in args.runs:
-        run, subject = describe(*split_run(text), args.output)
+        run, subject = describe(*split_run(text), args.output, not args.no_speed)
         repeats = sum(r.label.split(" #")[0] == run.label for r, _ in described)
         if repeats:  # the same config with another result
             run.label = subject.name = f"{run.label} #{repeats + 1}"

@@ -92,13 +92,13 @@ def _cases(subject: Subject, batches, threads: int, onnx_path: Path, backends=BA
     session = None
     if "onnxruntime" in backends:
         session = onnx_session(export_onnx(model, onnx_path, height, width, {"model": name}), threads)
-    contiguous, last = model, copy.deepcopy(model).to(memory_format=torch.channels_last)
+    last = copy.deepcopy(model).to(memory_format=torch.channels_last) if "channels_last" in backends else None
     for batch in batches:
         x = torch.randn(batch, 3, height, width, generator=torch.Generator().manual_seed(batch))
         x_last = x.contiguous(memory_format=torch.channels_last)
         images, modality = x.numpy().clip(0, 1), np.zeros(batch, np.int64)
         runs = {
-            "eager": lambda m=contiguous, x=x: m(x, 0),
+            "eager": lambda m=model, x=x: m(x, 0),
             "channels_last": lambda m=last, x=x_last: m(x, 0),
             "onnxruntime": lambda s=session, i=images, m=modality: onnx_features(s, i, m),
         }
