@@ -14,7 +14,7 @@ from toplight_plugin.cli import test as test_tool
 from toplight_plugin.hosts.torchreid import compat
 
 REID = compat.torchreid()
-NAME = "toplight_mobilenetv3_small"
+NAME = "toplight_shufflenetv2_x1_0"  # BatchNorm momentum 0.1: features of an untrained net still differ
 SIZE = dict(height=64, width=32)
 
 
@@ -72,8 +72,8 @@ def test_stock_test_gives_the_published_protocol_and_the_numbers_of_toplight_tes
     # torchreid's tools/parse_test_res.py reads these lines from the log
     rank1 = re.findall(r"Rank-1  : ([\.\deE+-]+)%", printed)
     mean_ap = re.findall(r"mAP: ([\.\deE+-]+)%", printed)
-    assert float(rank1[-1]) == pytest.approx(mine["sysu_all"]["rank1"], abs=0.05)
-    assert float(mean_ap[-1]) == pytest.approx(mine["sysu_all"]["mAP"], abs=0.05)
+    assert float(rank1[-1]) == pytest.approx(mine["sysu_all"]["rank1"], abs=0.05 + 1e-6)  # printed to one decimal
+    assert float(mean_ap[-1]) == pytest.approx(mine["sysu_all"]["mAP"], abs=0.05 + 1e-6)  # printed to one decimal
 
 
 def test_ranks_beyond_the_gallery_read_the_last_cmc_value(stock, tmp_path):
