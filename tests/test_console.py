@@ -41,3 +41,13 @@ def test_success_exits_zero_and_a_mistake_is_one_line(tmp_path):
 def test_tools_scripts_use_the_same_runner():
     for tool in sorted((ROOT / "tools").glob("*.py")):
         assert 'sys.exit(run("' in tool.read_text(), tool
+
+
+def test_options_may_follow_the_overrides():
+    """``toplight-test ... data.root X --weights last.pth`` as other command-line tools accept it; ``-1`` stays a
+    value."""
+    from toplight_plugin.cli.train import parse
+
+    args = parse(["data.root", "x", "--weights", "w.pth", "test.eval_freq", "-1", "--config-file", "c.yaml"], "")
+    assert (args.weights, args.config_file) == ("w.pth", "c.yaml")
+    assert args.opts == ["data.root", "x", "test.eval_freq", "-1"]

@@ -23,10 +23,19 @@ YACS_TOOLS = {"train", "test", "pretrain_top", "reference", "splits"}
 FLAGS = {"--config-file": 1, "--weights": 1, "--resume": 0, "--splits": 1, "--test-only": 0}
 
 
+def make_target(target: str) -> list[str]:
+    """The first recipe line of a Makefile target, with ``$(PY)`` read as ``python``."""
+    recipe = (ROOT / "Makefile").read_text().split(f"\n{target}:", 1)[1].splitlines()[1]
+    return shlex.split(recipe.replace("$(PY)", "python"))
+
+
 def tool_of(words: list[str]) -> tuple[str, list[str]] | None:
-    """(tool, its arguments) of a ``toplight-X ...`` or ``python tools/X.py ...`` line (after any VAR=value)."""
-    while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+    """(tool, its arguments) of a ``toplight-X ...``, ``python tools/X.py ...`` or ``make demo`` line (after any
+    ``env`` and VAR=value words)."""
+    while words and (words[0] == "env" or re.fullmatch(r"[A-Z_]+=\S*", words[0])):
         words = words[1:]
+    if words[:2] == ["make", "demo"]:
+        return tool_of(make_target("demo"))
     if words[:1] and words[0].startswith("toplight-"):
         return SCRIPTS.get(words[0], words[0]), words[1:]
     if words[:1] == ["python"] and len(words) > 1 and words[1].startswith("tools/"):
@@ -34,15 +43,28 @@ def tool_of(words: list[str]) -> tuple[str, list[str]] | None:
     return None
 
 
+def fenced(doc: Path) -> list[tuple[str, str]]:
+    """(language, text) of each fenced block, in order."""
+    return re.findall(r"```(\w*)\n(.*?)```", doc.read_text(), flags=re.S)
+
+
+def bash_commands(text: str) -> list[tuple[str, list[str]]]:
+    """The tool commands of a bash block: continuations joined, comments dropped, and the variables of its
+    ``NAME=value`` lines expanded in the lines after them, as the shell does."""
+    variables, found = {}, []
+    for line in text.replace("\\\n", " ").splitlines():
+        line = re.sub(r"\$\{?(\w+)\}?", lambda m: variables.get(m[1], m[0]), line)
+        words = shlex.split(line, comments=True)
+        if len(words) == 1 and (assignment := re.fullmatch(r"(\w+)=(.*)", words[0])):
+            variables[assignment[1]] = assignment[2]
+        elif command := tool_of(words):
+            found.append(command)
+    return found
+
+
 def commands(doc: Path) -> list[list[tuple[str, list[str]]]]:
-    """The tool commands of each bash block (continuations joined, comments dropped)."""
-    blocks = []
-    for block in re.findall(r"```bash\n(.*?)```", doc.read_text(), flags=re.S):
-        text = block.replace("\\\n", " ")
-        found = [tool_of(shlex.split(line, comments=True)) for line in text.splitlines()]
-        if any(found):
-            blocks.append([command for command in found if command])
-    return blocks
+    """The tool commands of each bash block that has any."""
+    return [found for language, text in fenced(doc) if language == "bash" and (found := bash_commands(text))]
 
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -1,43 +1,81 @@
-"""Documented command blocks meant to be run on synthetic data run as written, in order, in a fresh folder: each
-command through the console entry (exit status 0), with only its budget cut (identities, image size, epochs,
-gallery trials) by options appended after the documented ones. A block that starts from what `make demo` leaves
-runs the demo first, as the Makefile calls it. What one command writes is what the next one reads, so a wrong
-folder, file name or config name between them fails here."""
+"""Documents whose commands run on synthetic data run as written, block after block, in a fresh folder: each command
+through the console entry (exit status 0), each Python block as a script, with only the budget cut (identities,
+image size, epochs, gallery trials) by options appended after the documented ones. What one command writes is what
+the next one reads, so a wrong folder, file name or config name between them fails here. A block that names a real
+dataset or what training on one writes (REAL_DATA) is an example for that data and is not run."""
+
+import runpy
 
 import pytest
-from test_doc_commands import BLOCKS, ROOT
+from test_doc_commands import ROOT, bash_commands, fenced
 
 from toplight_plugin.cli.console import run
 
+REAL_DATA = ("/path/to/", "configs/sysu/", "configs/regdb/", "configs/pretrain/", "output/sysu/", "output/regdb/")
+TRAIN = ["train.max_epoch", "2", "toplight.warmup_epochs", "1", "train.stepsize", "[2]", "data.height", "64",
+         "data.width", "32", "data.workers", "0", "test.eval_freq", "-1", "toplight.trials", "2"]  # fmt: skip
+FEW_IDS = {"make_synthetic": ["--sysu-ids", "16", "4", "6", "--images-per-cam", "3"], "demo": ["--ids", "16", "4", "6"]}
 BUDGET = {  # appended to the documented arguments; later options win
-    "make_synthetic": ["--sysu-ids", "16", "4", "6", "--images-per-cam", "3"],
-    "train": ["train.max_epoch", "8", "toplight.warmup_epochs", "1", "train.stepsize", "[8]", "data.height", "64",
-              "data.width", "32", "data.workers", "0", "test.eval_freq", "-1", "toplight.trials", "2"],
+    "train": TRAIN,
+    "reference": ["train.max_epoch", "2", "train.stepsize", "[2]", "data.height", "64", "data.width", "32",
+                  "data.workers", "0", "test.eval_freq", "-1", "toplight.trials", "2"],
     "test": ["data.height", "64", "data.width", "32", "data.workers", "0", "toplight.trials", "2"],
-    "demo": ["--ids", "16", "4", "6", "train.max_epoch", "8", "toplight.warmup_epochs", "1", "train.stepsize", "[8]",
-             "data.height", "64", "data.width", "32", "data.workers", "0", "test.eval_freq", "-1",
-             "toplight.trials", "2"],
+    "demo": TRAIN,
 }  # fmt: skip
-MAKE_DEMO = ("demo", ["--picture", "docs/images/search_demo.png"])  # what `make demo` runs after installing
-RUNNABLE = {  # (doc, block) -> (the commands the docs say come first, a file the block's last command writes)
-    ("README.md", 0): ([], "output/synthetic/mbv3s_baseline/results.json"),
-    ("docs/data.md", 0): ([], "data/small/SYSU-MM01/exp/test_id.txt"),
-    ("docs/deploy.md", 1): ([MAKE_DEMO], "output/demo/model.onnx"),
-}
-CASES = [(doc, index, block) for doc, index, block in BLOCKS if (str(doc), index) in RUNNABLE]
+SHORTER = {"--pretrain-epochs": "1"}  # replaces the value where the document gives the option
+MAKE_DEMO = "make demo"
+RUNS = {  # doc -> (the commands it says come first, a file its last block writes, whether identities are cut)
+    "README.md": ([], "output/synthetic/mbv3s_baseline/results.json", True),
+    "docs/data.md": ([], "data/small/SYSU-MM01/exp/test_id.txt", True),
+    "docs/deploy.md": ([MAKE_DEMO], "output/demo/model.onnx", True),
+    "docs/learning.md": ([], "docs/images/learning_curves.png", True),
+    "docs/torchreid.md": ([MAKE_DEMO], "log/synthetic_mbv3s_tool/last.pth", True),
+    # its commands name image files of the full seed-1 set, so it keeps every identity
+    "docs/search.md": (
+        [MAKE_DEMO, "python tools/train.py --config-file configs/synthetic/mbv3s_fdr.yaml data.save_dir "
+         "output/learning/fdr data.workers 0"],  # learning.md's seed-1 FDR model
+        "docs/images/gradcam_demo.png", False),
+}  # fmt: skip
+PYTHON_RUN = {"docs/learning.md"}  # documents whose Python blocks are steps (the others show the API)
 
 
-def test_every_runnable_block_is_found_and_make_demo_is_the_demo_tool():
-    assert {(str(doc), index) for doc, index, _ in CASES} == set(RUNNABLE)
-    recipe = (ROOT / "Makefile").read_text().split("\ndemo:", 1)[1].splitlines()[1].split()
-    assert recipe == ["$(PY)", f"tools/{MAKE_DEMO[0]}.py", *MAKE_DEMO[1]]
+def steps(doc: str) -> list[tuple[str, object]]:
+    """("tool", (tool, args)) and ("python", source) steps of a document, in order: the commands it says come first,
+    then every block meant to be run on synthetic data."""
+    setup, _, _ = RUNS[doc]
+    found = [("tool", command) for line in setup for command in bash_commands(line)]
+    for language, text in fenced(ROOT / doc):
+        if any(marker in text for marker in REAL_DATA):
+            continue
+        if language == "bash":
+            found += [("tool", command) for command in bash_commands(text)]
+        elif language == "python" and doc in PYTHON_RUN:
+            found.append(("python", text))
+    return found
 
 
-@pytest.mark.parametrize(("doc", "index", "block"), CASES, ids=[f"{d}#{i}" for d, i, _ in CASES])
-def test_documented_block_runs_in_a_fresh_folder(doc, index, block, tmp_path, monkeypatch, capsys):
+def test_every_document_that_runs_on_synthetic_data_is_run():
+    """Every document with a synthetic-data command outside the measurement pages (benchmarks.md: minutes per
+    command; its short forms are run by test_bench_eval and test_tools) is in RUNS."""
+    with_commands = {str(doc.relative_to(ROOT)) for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+                     if any(language == "bash" and bash_commands(text) and not any(m in text for m in REAL_DATA)
+                            for language, text in fenced(doc))}  # fmt: skip
+    assert with_commands - {"docs/benchmarks.md"} == set(RUNS)
+    assert ("tool", bash_commands(MAKE_DEMO)[0]) in steps("README.md")  # the Makefile's demo line is read
+
+
+@pytest.mark.parametrize("doc", sorted(RUNS))
+def test_documented_commands_run_in_a_fresh_folder(doc, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    setup, written = RUNNABLE[(str(doc), index)]
-    for tool, args in [*setup, *block]:
-        status = run(tool, [*args, *BUDGET.get(tool, [])])
-        assert status == 0, f"{doc} block {index}: {tool} {' '.join(args)} exited {status}: {capsys.readouterr().err}"
+    _, written, cut_ids = RUNS[doc]
+    for kind, step in steps(doc):
+        if kind == "python":
+            (tmp_path / "block.py").write_text(step)
+            runpy.run_path(str(tmp_path / "block.py"), run_name="__main__")
+            continue
+        tool, args = step
+        budget = [*(FEW_IDS.get(tool, []) if cut_ids else []), *BUDGET.get(tool, [])]
+        args = [SHORTER.get(before, word) for before, word in zip(["", *args], args, strict=False)]
+        status = run(tool, [*args, *budget])
+        assert status == 0, f"{doc}: {tool} {' '.join(args)} exited {status}: {capsys.readouterr().err}"
     assert (tmp_path / written).is_file()

@@ -16,6 +16,7 @@ import torch
 
 from toplight_plugin.cli import search as search_tool
 from toplight_plugin.cli import train as train_tool
+from toplight_plugin.cli.overrides import add_overrides, parse
 from toplight_plugin.cli.pretrain_top import pretrain
 from toplight_plugin.core.data import sysu_mm01
 from toplight_plugin.core.matchers import CHANCE, matcher_extractor
@@ -96,8 +97,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="identities of the synthetic set")  # fmt: skip
     parser.add_argument("--pretrain-epochs", type=int, default=0, help="TOP epochs before VI training (0: none)")
     parser.add_argument("--picture", type=Path, default=None, help="search picture (default: <output>/search.png)")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides of the recipe")
-    args = parser.parse_args(argv)
+    add_overrides(parser, "train.max_epoch 10 (of the recipe)")
+    args = parse(parser, argv)
     torch.set_flush_denormal(True)
     layout = {**LEARNING_SET, "num_ids": sum(args.ids), "splits": tuple(args.ids)}
     root = make_sysu(args.data / "SYSU-MM01", seed=args.seed, **layout)

@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from toplight_plugin.cli.model_args import add_model_arguments, model_from_args
+from toplight_plugin.cli.overrides import parse
 from toplight_plugin.core.export import export_onnx, parity
 
 
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--opset", type=int, default=17)
     parser.add_argument("--tolerance", type=float, default=1e-4, help="largest accepted |onnxruntime - PyTorch|")
     add_model_arguments(parser)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     model, cfg = model_from_args(args)
     height, width = cfg.data.height, cfg.data.width
     meta = {"model": cfg.model.name, "weights": str(args.weights), "modality": "0 visible, 1 infrared"}

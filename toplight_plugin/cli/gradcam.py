@@ -13,6 +13,7 @@ import torch
 
 from toplight_plugin.cli.figures import plt, save_png
 from toplight_plugin.cli.model_args import add_model_arguments, model_from_args
+from toplight_plugin.cli.overrides import parse
 from toplight_plugin.cli.search import MODALITIES
 from toplight_plugin.core.data.images import list_images
 from toplight_plugin.core.embedder import load_batch
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> dict[str, torch.Tensor]:
     parser.add_argument("--modality", choices=sorted(MODALITIES), default="visible", help="the stem they go through")
     parser.add_argument("--output", type=Path, default=Path("output/gradcam.png"))
     add_model_arguments(parser)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     model, cfg = model_from_args(args)
     files = [p for source in args.images for p in list_images(source)]
     images = load_batch(files, cfg.data.height, cfg.data.width)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from toplight_plugin.cli.overrides import add_overrides
 from toplight_plugin.core.weights import load_state_dict_file
 from toplight_plugin.hosts.torchreid.build import build_model
 from toplight_plugin.hosts.torchreid.config import load_config
@@ -13,7 +14,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="", help="a registered model name (overrides the config's model.name)")
     parser.add_argument("--weights", default="", help="a checkpoint (VI training or soup); random weights if none")
     parser.add_argument("--config-file", default="", help="the training config: FDR options and input size")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides, e.g. data.height 256")
+    add_overrides(parser, "data.height 256")
 
 
 def model_from_args(args: argparse.Namespace):

@@ -19,6 +19,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+from toplight_plugin.cli.overrides import add_overrides, parse
 from toplight_plugin.cli.soup import soup_file
 from toplight_plugin.cli.textlog import text_log
 from toplight_plugin.core import checkpoint
@@ -134,8 +135,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", default="", help="yacs file; defaults are Table 2a's recipe")
     parser.add_argument("--resume", action="store_true", help="continue from <save_dir>/last.pth")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides, e.g. train.max_epoch 10")
-    args = parser.parse_args(argv)
+    add_overrides(parser, "train.max_epoch 10")
+    args = parse(parser, argv)
     try:
         return pretrain(load_config(args.config_file, args.opts, defaults=get_default_config), args.resume)
     finally:

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from toplight_plugin.cli.figures import plt, save_png
 from toplight_plugin.cli.model_args import add_model_arguments, model_from_args
+from toplight_plugin.cli.overrides import parse
 from toplight_plugin.core.data.images import list_images, read_image
 from toplight_plugin.core.dual_path import INFRARED, VISIBLE
 from toplight_plugin.core.embedder import OnnxEmbedder, TorchEmbedder
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> list[Ranking]:
     parser.add_argument("--batch-size", type=positive, default=32)
     parser.add_argument("--output", type=Path, default=Path("output/search"), help="folder for results.png/.json")
     add_model_arguments(parser)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if args.onnx:
         embedder = OnnxEmbedder(args.onnx)
     else:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from toplight_plugin.cli.overrides import add_overrides, parse
 from toplight_plugin.cli.textlog import text_log
 from toplight_plugin.cli.train import run
 from toplight_plugin.core import checkpoint
@@ -51,8 +52,8 @@ def main(argv: list[str] | None = None) -> dict[int, dict]:
     parser.add_argument("--config-file", required=True, help="a config path or shipped name")
     parser.add_argument("--splits", type=split_ids, default=list(range(10)), help="data.split_id values, e.g. 0,3")
     parser.add_argument("--test-only", action="store_true", help="test <save_dir>/split-<k>/last.pth, train nothing")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every split")
-    args = parser.parse_args(argv)
+    add_overrides(parser, "data.height 256 (for every split)")
+    args = parse(parser, argv)
     base = Path(load_config(args.config_file, args.opts).data.save_dir)
     per_split = {}
     for k in args.splits:

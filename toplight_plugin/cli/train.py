@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from toplight_plugin.cli import overrides
 from toplight_plugin.cli.textlog import text_log
 from toplight_plugin.core import checkpoint
 from toplight_plugin.hosts.torchreid import distributed
@@ -31,8 +32,8 @@ def parse(argv, description: str) -> argparse.Namespace:
     parser.add_argument("--config-file", default="", help="yacs file; defaults are the paper's recipe")
     parser.add_argument("--resume", action="store_true", help="continue from <save_dir>/last.pth")
     parser.add_argument("--weights", default="", help="checkpoint to evaluate (test) or start from (train)")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides, e.g. train.max_epoch 10")
-    return parser.parse_args(argv)
+    overrides.add_overrides(parser, "train.max_epoch 10")
+    return overrides.parse(parser, argv)
 
 
 def output(cfg):
