@@ -1,4 +1,5 @@
-"""Two CPU processes (gloo) under torchrun: DDP training, sharded evaluation gathered on rank 0."""
+"""Two CPU processes (gloo): DDP training and pretraining under torchrun, sharded evaluation gathered on rank 0, and
+the collectives that keep the processes in step (a NaN in one, the epoch means)."""
 
 import json
 import os
@@ -52,3 +53,38 @@ def test_two_process_gloo_pretraining_writes_one_soup(tmp_path):
     state = torch.load(save / "soup.pth", weights_only=True)["state_dict"]
     assert not any(k.startswith(("module.", "backbone.pre.1.")) for k in state)
     assert len(list(save.glob("events.out.tfevents*"))) == 1
+
+
+def _collectives(rank: int, world: int, store: str, out: str) -> None:
+    """One process of the collectives test: rank 1's loss is NaN; each rank had its own batches."""
+    import torch.distributed as dist
+
+    from toplight_plugin.hosts.torchreid import distributed
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    try:
+        finite = distributed.all_finite(torch.tensor(float("nan") if rank == 1 else 0.5))
+        sums, count = distributed.sum_over_ranks({"loss": 1.0 + rank, "acc": 10.0 * rank}, 2 + rank)
+        with open(f"{out}.{rank}", "w") as file:
+            json.dump({"finite": finite, "sums": sums, "count": count}, file)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_nan_in_one_process_stops_every_process_and_epoch_means_cover_all_of_them(tmp_path):
+    """Otherwise the rank with the NaN raises and the others wait for its gradients for ever, and the epoch line,
+    TensorBoard and DDAG's w_G read rank 0's share of the epoch only."""
+    torch.multiprocessing.spawn(_collectives, args=(2, str(tmp_path / "store"), str(tmp_path / "out")), nprocs=2)
+    for rank in (0, 1):
+        seen = json.loads((tmp_path / f"out.{rank}").read_text())
+        assert seen == {"finite": False, "sums": {"acc": 10.0, "loss": 3.0}, "count": 5}
+
+
+def test_a_finite_loss_stops_when_another_process_diverged(tmp_path):
+    from toplight_plugin.core.checkpoint import stop_if_diverged
+
+    with pytest.raises(FloatingPointError, match="a non-finite loss in another process at epoch 2, batch 7"):
+        stop_if_diverged(torch.tensor(0.5), "training", 2, 7, tmp_path, "advice", finite=False)
+    stop_if_diverged(torch.tensor(0.5), "training", 2, 7, tmp_path, "advice", finite=True)
+    with pytest.raises(FloatingPointError, match="loss nan"):
+        stop_if_diverged(torch.tensor(float("nan")), "training", 2, 7, tmp_path, "advice")

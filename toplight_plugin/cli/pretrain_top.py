@@ -101,6 +101,7 @@ def _pretrain(cfg, resume: bool) -> Path:
             checkpoint.stop_if_diverged(
                 losses["loss"], "pretraining", epoch + 1, step + 1, save_dir,
                 "lower train.lr and start again: --resume keeps the saved learning rate",
+                finite=distributed.all_finite(losses["loss"]),
             )  # fmt: skip
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(losses["loss"]).backward()
@@ -114,9 +115,10 @@ def _pretrain(cfg, resume: bool) -> Path:
         lr = optimizer.param_groups[0]["lr"]
         writer.add_scalar("Pretrain/lr", lr, epoch)
         scheduler.step()
+        sums, batches = distributed.sum_over_ranks(sums, len(loader))
         if not main_rank:
             continue
-        terms = "  ".join(f"{name} {value / len(loader):.4f}" for name, value in sums.items())
+        terms = "  ".join(f"{name} {value / batches:.4f}" for name, value in sums.items())
         print(f"epoch {epoch + 1}/{cfg.train.max_epoch}  {terms}  lr {lr:.2e}  {time.time() - start_time:.0f} s")
         state = {"state_dict": top.net.state_dict(), "top": top.state_dict(), "epoch": epoch + 1,
                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),

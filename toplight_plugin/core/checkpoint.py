@@ -93,10 +93,17 @@ def newest(folder: str | Path) -> Path | None:
     return epochs[-1] if epochs else None
 
 
-def stop_if_diverged(loss: torch.Tensor, run: str, epoch: int, batch: int, folder: Path, advice: str) -> None:
-    """Raise on a non-finite loss; called before the optimizer step, so no NaN weight reaches a checkpoint."""
-    if not torch.isfinite(loss):
+def stop_if_diverged(
+    loss: torch.Tensor, run: str, epoch: int, batch: int, folder: Path, advice: str, finite: bool | None = None
+) -> None:
+    """Raise on a non-finite loss; called before the optimizer step, so no NaN weight reaches a checkpoint.
+    ``finite``: the verdict of every process of a distributed run, so that all of them stop, not only the one whose
+    loss broke while the others wait for its gradients."""
+    if finite is None:
+        finite = bool(torch.isfinite(loss))
+    if not finite:
+        found = f"loss {loss.item()}" if not torch.isfinite(loss) else "a non-finite loss in another process"
         raise FloatingPointError(
-            f"{run} diverged: loss {loss.item()} at epoch {epoch}, batch {batch}; stopped before updating the "
+            f"{run} diverged: {found} at epoch {epoch}, batch {batch}; stopped before updating the "
             f"weights, the last good checkpoint is {Path(folder) / LAST} ({advice})"
         )

@@ -60,6 +60,33 @@ def gather_batches(local: list[tuple[int, tuple]]) -> list[tuple]:
     return [payload for _, payload in sorted(merged, key=lambda item: item[0])]
 
 
+def _device() -> torch.device:
+    """Where a collective's tensors must be: NCCL reduces CUDA tensors only."""
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+@torch.no_grad()
+def all_finite(value: torch.Tensor) -> bool:
+    """Whether ``value`` is finite in every process (itself alone outside ``torchrun``)."""
+    if not active():
+        return bool(torch.isfinite(value).all())
+    flag = torch.isfinite(value.detach()).all().to(_device(), torch.float32).reshape(1)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())
+
+
+def sum_over_ranks(sums: dict[str, float], count: int) -> tuple[dict[str, float], int]:
+    """Every process's running sums and batch count added up, in every process: the epoch line, TensorBoard and
+    what ``end_epoch`` reads (DDAG's w_G) then describe the whole epoch, not rank 0's share of it."""
+    if not active():
+        return sums, count
+    keys = sorted(sums)
+    values = torch.tensor([sums[key] for key in keys] + [float(count)], dtype=torch.float64, device=_device())
+    dist.all_reduce(values)
+    totals = values.tolist()
+    return dict(zip(keys, totals[:-1], strict=True)), int(totals[-1])
+
+
 class NullWriter:
     """Stands in for the TensorBoard writer on ranks other than 0."""
 

@@ -49,6 +49,7 @@ class ProgressLoader:
             self.loader, desc=description, leave=False, dynamic_ncols=True, disable=not distributed.is_main()
         )
         yield from self.bar
+        self.sums, self.count = distributed.sum_over_ranks(self.sums, self.count)
         means, lr, epoch = self.means(), self.engine.get_current_lr(), self.engine.epoch + 1
         print(
             f"epoch {epoch}/{self.engine.max_epoch}  loss {means.get('loss', float('nan')):.4f}  "
@@ -133,6 +134,7 @@ class VIEngine(compat.torchreid().engine.Engine):
         checkpoint.stop_if_diverged(
             losses["loss"], "training", self.epoch + 1, self.batch_idx + 1, self.save_dir,
             "lower train.lr or raise toplight.warmup_epochs and start again: a resume keeps the saved schedule",
+            finite=distributed.all_finite(losses["loss"]),
         )  # fmt: skip
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
