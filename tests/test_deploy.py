@@ -11,7 +11,8 @@ import toplight_plugin
 from toplight_plugin.cli import benchmark as benchmark_tool
 from toplight_plugin.cli import export_onnx as export_tool
 from toplight_plugin.cli import search as search_tool
-from toplight_plugin.core.benchmark import recalibrate_batchnorm
+from toplight_plugin.core.batchnorm import recalibrate_batchnorm
+from toplight_plugin.core.benchmark import random_batches
 from toplight_plugin.core.embedder import OnnxEmbedder, TorchEmbedder, load_batch
 from toplight_plugin.core.export import FeatureGraph, export_onnx, onnx_session, parity
 
@@ -20,14 +21,14 @@ from toplight_plugin.core.export import FeatureGraph, export_onnx, onnx_session,
 def test_every_model_exports_with_parity(name, tmp_path):
     h, w = input_size(name)
     model = toplight_plugin.build(name, num_classes=3, height=h, width=w)
-    recalibrate_batchnorm(model, h, w)
+    recalibrate_batchnorm(model, random_batches(h, w))
     path = export_onnx(model, tmp_path / "m.onnx", h, w, {"model": name})
     assert parity(model, path, h, w) < 1e-4
 
 
 def test_graph_has_a_dynamic_batch_and_a_per_image_modality(tmp_path):
     model = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=3, height=64, width=32)
-    recalibrate_batchnorm(model, 64, 32)
+    recalibrate_batchnorm(model, random_batches(64, 32))
     session = onnx_session(export_onnx(model, tmp_path / "m.onnx", 64, 32, {}))
     images = np.random.default_rng(0).random((5, 3, 64, 32), dtype=np.float32)
     modality = np.array([0, 1, 1, 0, 1], dtype=np.int64)
@@ -83,7 +84,7 @@ def test_search_ranks_copies_of_gallery_images_first(sysu_root, tmp_path):
 
 def test_torch_and_onnx_embedders_agree_on_files(sysu_root, tmp_path):
     model = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=1, height=64, width=32)
-    recalibrate_batchnorm(model, 64, 32)
+    recalibrate_batchnorm(model, random_batches(64, 32))
     files = sorted((sysu_root / "cam3").rglob("*.jpg"))[:5]
     torch_features = TorchEmbedder(model, 64, 32).embed_files(files, 1, batch_size=2)
     onnx_features = OnnxEmbedder(export_onnx(model, tmp_path / "m.onnx", 64, 32, {})).embed_files(files, 1)
@@ -109,7 +110,7 @@ def test_gradcam_maps_before_and_after_fdr(sysu_root, tmp_path):
     from toplight_plugin.core.gradcam import grad_cam
 
     model = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=1, height=64, width=32)
-    recalibrate_batchnorm(model, 64, 32)
+    recalibrate_batchnorm(model, random_batches(64, 32))
     maps = grad_cam(model, torch.randn(3, 3, 64, 32), 1)
     assert set(maps) == {"before FDR", "after FDR"}
     for cam in maps.values():

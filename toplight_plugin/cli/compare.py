@@ -23,7 +23,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from toplight_plugin.cli import test as test_tool
-from toplight_plugin.core.benchmark import Subject, recalibrate_batchnorm, time_models
+from toplight_plugin.core.batchnorm import recalibrate_batchnorm
+from toplight_plugin.core.benchmark import Subject, random_batches, time_models
 from toplight_plugin.core.compare import Run, plot, to_markdown
 from toplight_plugin.core.flops import count_mflops, inference_mparams
 from toplight_plugin.core.paper_figures import paper_row
@@ -65,7 +66,7 @@ def describe(config: str, result: str, output: Path, timed: bool) -> tuple[Run, 
     model = build_model(cfg, num_classes=1, evaluate=True)
     size = (cfg.data.height, cfg.data.width)
     if timed:  # random weights: keep activations out of the denormal range, which CPUs run slowly
-        recalibrate_batchnorm(model, *size)
+        recalibrate_batchnorm(model, random_batches(*size))
     run = Run(label, cfg.model.name, cfg.data.sources[0], count_mflops(model, size), inference_mparams(model),
               paper_row(config), results)  # fmt: skip
     return run, Subject(label, model, *size)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .batchnorm import recalibrate_batchnorm
 from .export import export_onnx, onnx_features, onnx_session
 from .flops import count_mflops, inference_mparams
 from .registry import build
@@ -56,23 +57,16 @@ class Case:
         return statistics.median(self.rates)
 
 
-@torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, height: int, width: int, batches: int = 4, batch_size: int = 8) -> None:
-    """Replace every BatchNorm's running statistics by the exact average over random images (both modalities)."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average
-    model.train()
+def random_batches(height: int, width: int, batches: int = 4, batch_size: int = 8) -> list[tuple]:
+    """Seeded random images, alternately visible and infrared: what an untrained model's BatchNorm statistics are
+    estimated on before it is timed (core/batchnorm.py says why)."""
     generator = torch.Generator().manual_seed(0)
-    for i in range(batches):
-        model(torch.randn(batch_size, 3, height, width, generator=generator), i % 2)
-    model.eval()
+    return [(torch.randn(batch_size, 3, height, width, generator=generator), i % 2) for i in range(batches)]
 
 
 def build_for_benchmark(name: str, height: int, width: int) -> nn.Module:
     model = build(name, num_classes=1, loss="softmax", height=height, width=width)
-    recalibrate_batchnorm(model, height, width)
+    recalibrate_batchnorm(model, random_batches(height, width))
     return model
 
 
