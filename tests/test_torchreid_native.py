@@ -76,6 +76,41 @@ def test_stock_test_gives_the_published_protocol_and_the_numbers_of_toplight_tes
     assert float(mean_ap[-1]) == pytest.approx(mine["sysu_all"]["mAP"], abs=0.05 + 1e-6)  # printed to one decimal
 
 
+def _stock_test(root: Path, source: str, save_dir: Path) -> tuple[dict, Path]:
+    """torchreid's data manager and ImageSoftmaxEngine on ``source``, tested untrained; its results and weights."""
+    datamanager = REID.data.ImageDataManager(
+        root=str(root), sources=source, **SIZE, batch_size_train=4, num_instances=1, batch_size_test=32, workers=0,
+        train_sampler="CrossModalityPKSampler", use_gpu=False,
+    )  # fmt: skip
+    model = REID.models.build_model(NAME, datamanager.num_train_pids, loss="softmax", pretrained=False)
+    engine = REID.engine.ImageSoftmaxEngine(datamanager, model, optimizer=None, use_gpu=False)
+    engine.test(save_dir=str(save_dir / "stock"), ranks=[1, 5, 10, 20])
+    torch.save({"state_dict": model.state_dict()}, save_dir / "weights.pth")
+    return engine.last_results, save_dir / "weights.pth"
+
+
+def test_stock_test_on_regdb_gives_both_directions_with_the_numbers_of_toplight_test(regdb_root, tmp_path):
+    stock, weights = _stock_test(regdb_root.parent, "regdb", tmp_path)
+    mine = test_tool.main([
+        "--weights", str(weights), "model.name", NAME, "data.root", str(regdb_root.parent), "data.sources", "['regdb']",
+        "data.targets", "['regdb']", "data.height", "64", "data.width", "32", "data.workers", "0",
+        "data.save_dir", str(tmp_path / "tool"),
+    ])  # fmt: skip
+    assert set(stock) == set(mine) == {"regdb_v2i", "regdb_i2v"}
+    for protocol, summary in mine.items():
+        for key in ("rank1", "rank10", "rank20", "mAP", "mINP"):
+            assert stock[protocol][key] == pytest.approx(summary[key], abs=1e-6)
+
+
+def test_stock_test_on_a_face_set_gives_the_face_protocol(tmp_path):
+    from test_data_regdb_faces import _faces
+
+    _faces(tmp_path / "data" / "Oulu-CASIA-NIR-VIS", 40)
+    stock, _ = _stock_test(tmp_path / "data", "oulu_nirvis", tmp_path)
+    (summary,) = stock.values()
+    assert {"rank1", "vr@far0.01", "vr@far0.001"} <= set(summary)
+
+
 def test_ranks_beyond_the_gallery_read_the_last_cmc_value(stock, tmp_path):
     _, _, engine = stock
     engine.test(save_dir=str(tmp_path), ranks=[1, 500])

@@ -57,7 +57,8 @@ def build_datamanager(cfg, use_gpu: bool):
             batch_size_test=cfg.test.batch_size,
             workers=cfg.data.workers,
             num_instances=cfg.sampler.num_instances,
-            train_sampler=cfg.sampler.train_sampler,
+            # evaluation alone draws no training batch: the PK sampler's batch constraints would refuse a small set
+            train_sampler="RandomSampler" if cfg.test.evaluate else cfg.sampler.train_sampler,
         )
 
 
