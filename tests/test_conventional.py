@@ -3,6 +3,7 @@ tools, ImageNet weights of another input size resampled as they load, and their 
 
 import pytest
 import torch
+import torch.nn.functional as F
 from test_engine import ROOT
 
 import toplight_plugin
@@ -62,3 +63,19 @@ def test_gradcam_refuses_tokens():
     expected = r"Grad-CAM needs \(N, C, H, W\) maps at Block4; this model gives \(1, 9, 768\) \(tokens\)"
     with pytest.raises(ValueError, match=expected):
         grad_cam(model, torch.rand(1, 3, 64, 32), 0)
+
+
+def test_gradcam_reads_swins_channels_last_maps_as_maps():
+    """Swin's Block4 output is (N, H, W, C): read as (N, C, H, W) the map has the 4 x 2 grid, not C x W."""
+    from toplight_plugin.core.gradcam import grad_cam
+
+    model = toplight_plugin.build("vi_swin_tiny", num_classes=3, height=128, width=64).eval()
+    images = torch.randn(2, 3, 128, 64)
+    z = model.backbone.forward_pre(images, 1).detach().requires_grad_(True)
+    assert z.shape[1:] == (4, 2, 768)
+    (grad,) = torch.autograd.grad(model.retrieval_features(model.backbone.post(z)).pow(2).sum() / 2, z)
+    maps, grad = z.detach().permute(0, 3, 1, 2), grad.permute(0, 3, 1, 2)
+    cam = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * maps).sum(1, keepdim=True))
+    cam = F.interpolate(cam, size=(128, 64), mode="bilinear", align_corners=False)[:, 0]
+    peak = cam.flatten(1).amax(1)[:, None, None]
+    torch.testing.assert_close(grad_cam(model, images, 1)["Block4"], cam / torch.where(peak > 0, peak, 1.0))

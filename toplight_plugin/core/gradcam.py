@@ -37,6 +37,9 @@ def grad_cam(model: ReIDNet, images: torch.Tensor, modality: int | torch.Tensor)
         embedded = model.retrieval_features(backbone.post(reweighted))
         (embedded * embedded.detach()).sum().backward()
     size = tuple(images.shape[-2:])
+    # maps laid out otherwise (Swin's channels-last) are read through the layout the backbone gives its maps in
+    layout = getattr(backbone.post, "feature_maps", None) or (lambda maps: maps)
+    before = _cam(layout(z.detach()), layout(z.grad), size)
     if isinstance(backbone.neck, torch.nn.Identity):
-        return {"Block4": _cam(z.detach(), z.grad, size)}
-    return {"before FDR": _cam(z.detach(), z.grad, size), "after FDR": _cam(reweighted.detach(), reweighted.grad, size)}
+        return {"Block4": before}
+    return {"before FDR": before, "after FDR": _cam(layout(reweighted.detach()), layout(reweighted.grad), size)}
