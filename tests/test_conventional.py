@@ -56,9 +56,33 @@ def test_configs_build_their_network(dataset, network):
     assert len(model.backbone.stems) == 2 and model.head.classifier.out_features == 4
 
 
-def test_gradcam_refuses_tokens():
+def test_gradcam_explains_vits_last_block_input():
+    """The patch tokens after ViT's last block do not reach the class-token feature (zero gradient); its last block's
+    normalised input does."""
     from toplight_plugin.core.gradcam import grad_cam
 
+    model = toplight_plugin.build("vi_vit_b16", num_classes=3, height=64, width=32).eval()  # a 4 x 2 patch grid
+    images = torch.randn(2, 3, 64, 32)
+    caught = []
+    handle = model.backbone.pre[0].blocks[-1].norm1.register_forward_hook(lambda m, a, out: caught.append(out))
+    feature = model.retrieval_features(model.backbone.post(model.backbone.forward_pre(images, 0)))
+    handle.remove()
+    tokens = caught[0]
+    (grad,) = torch.autograd.grad(feature.pow(2).sum() / 2, tokens)
+    maps = tokens.detach()[:, 1:].transpose(1, 2).reshape(2, 768, 4, 2)
+    grad = grad[:, 1:].transpose(1, 2).reshape(2, 768, 4, 2)
+    cam = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * maps).sum(1, keepdim=True))
+    cam = F.interpolate(cam, size=(64, 32), mode="bilinear", align_corners=False)[:, 0]
+    peak = cam.flatten(1).amax(1)[:, None, None]
+    assert (peak > 0).all()
+    torch.testing.assert_close(grad_cam(model, images, 0)["last block"], cam / peak)
+
+
+def test_gradcam_refuses_tokens_it_has_no_layer_for(monkeypatch):
+    from toplight_plugin.core.conventional import TokenTrunk
+    from toplight_plugin.core.gradcam import grad_cam
+
+    monkeypatch.setattr(TokenTrunk, "cam_layer", None)
     model = toplight_plugin.build("vi_vit_b16", num_classes=3, height=64, width=32)  # 1 + 4 x 2 tokens
     expected = r"Grad-CAM needs \(N, C, H, W\) maps at Block4; this model gives \(1, 9, 768\) \(tokens\)"
     with pytest.raises(ValueError, match=expected):

@@ -57,7 +57,7 @@ def steps(doc: str) -> list[tuple[str, object]]:
 
 def test_every_document_that_runs_on_synthetic_data_is_run():
     """Every document with a synthetic-data command outside the measurement pages (benchmarks.md: minutes per
-    command; its short forms are run by test_bench_eval and test_tools) is in RUNS."""
+    command; their short forms are run by test_bench_eval and test_deploy) is in RUNS."""
     with_commands = {str(doc.relative_to(ROOT)) for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
                      if any(language == "bash" and bash_commands(text) and not any(m in text for m in REAL_DATA)
                             for language, text in fenced(doc))}  # fmt: skip

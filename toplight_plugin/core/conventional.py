@@ -36,6 +36,12 @@ class TokenTrunk(nn.Module):
         x = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1) + self.pos_embed
         return self.norm(self.blocks(self.norm_pre(self.pos_drop(x))))
 
+    @property
+    def cam_layer(self) -> nn.Module:
+        """What Grad-CAM explains: the last block's normalised input. After the last block the class token reads
+        the patch tokens no more, so their gradient there is zero."""
+        return self.blocks[-1].norm1
+
 
 class ClassToken(nn.Module):
     """timm ViT's "token" pooling: the class token is the feature; the patch tokens, laid out on the patch grid,

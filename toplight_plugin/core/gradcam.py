@@ -23,11 +23,17 @@ def _cam(activation: torch.Tensor, gradient: torch.Tensor, size: tuple[int, int]
 
 def grad_cam(model: ReIDNet, images: torch.Tensor, modality: int | torch.Tensor) -> dict[str, torch.Tensor]:
     """Maps in [0, 1] at the input size: ``{"before FDR": (N, H, W), "after FDR": (N, H, W)}``; a model without
-    FDR gives the Block4 map alone."""
+    FDR gives the Block4 map alone, a token model (ViT) the map of the layer its trunk names (``cam_layer``)."""
     backbone = model.backbone
     if not isinstance(backbone, DualPathNet):
         raise ValueError("Grad-CAM is drawn at Block4 and the FDR, which only dual-path models have")
     model.eval()
+    # maps laid out otherwise (Swin's channels-last, ViT's tokens) are read through the backbone's own layout
+    layout = getattr(backbone.post, "feature_maps", None) or (lambda maps: maps)
+    size = tuple(images.shape[-2:])
+    cam_layer = getattr(backbone.pre[0], "cam_layer", None)
+    if cam_layer is not None:
+        return {"last block": _token_cam(model, cam_layer, images, modality, layout, size)}
     with torch.enable_grad():
         z = backbone.forward_pre(images, modality).detach().requires_grad_(True)
         if z.dim() != 4:
@@ -36,10 +42,24 @@ def grad_cam(model: ReIDNet, images: torch.Tensor, modality: int | torch.Tensor)
         reweighted.retain_grad()
         embedded = model.retrieval_features(backbone.post(reweighted))
         (embedded * embedded.detach()).sum().backward()
-    size = tuple(images.shape[-2:])
-    # maps laid out otherwise (Swin's channels-last) are read through the layout the backbone gives its maps in
-    layout = getattr(backbone.post, "feature_maps", None) or (lambda maps: maps)
     before = _cam(layout(z.detach()), layout(z.grad), size)
     if isinstance(backbone.neck, torch.nn.Identity):
         return {"Block4": before}
     return {"before FDR": before, "after FDR": _cam(layout(reweighted.detach()), layout(reweighted.grad), size)}
+
+
+def _token_cam(model: ReIDNet, layer: torch.nn.Module, images, modality, layout, size) -> torch.Tensor:
+    """The map at ``layer``'s output, caught by a forward hook during the whole forward pass."""
+    caught = []
+    handle = layer.register_forward_hook(lambda module, args, output: caught.append(output))
+    try:
+        with torch.enable_grad():
+            backbone = model.backbone
+            z = backbone.forward_pre(images, modality)
+            (activation,) = caught
+            activation.retain_grad()
+            embedded = model.retrieval_features(backbone.post(backbone.neck(z)))
+            (embedded * embedded.detach()).sum().backward()
+    finally:
+        handle.remove()
+    return _cam(layout(activation.detach()), layout(activation.grad), size)
