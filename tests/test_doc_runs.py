@@ -7,7 +7,7 @@ dataset or what training on one writes (REAL_DATA) is an example for that data a
 import runpy
 
 import pytest
-from test_doc_commands import ROOT, bash_commands, fenced
+from test_doc_commands import DOCS, ROOT, bash_commands, fenced
 
 from toplight_plugin.cli.console import run
 
@@ -39,14 +39,17 @@ RUNS = {  # doc -> (the commands it says come first, a file its last block write
 PYTHON_RUN = {"docs/learning.md"}  # documents whose Python blocks are steps (the others show the API)
 
 
+def synthetic_blocks(doc: str) -> list[tuple[str, str]]:
+    """(language, text) of the blocks meant to be run on synthetic data: those naming no REAL_DATA."""
+    return [(language, text) for language, text in fenced(ROOT / doc) if not any(m in text for m in REAL_DATA)]
+
+
 def steps(doc: str) -> list[tuple[str, object]]:
     """("tool", (tool, args)) and ("python", source) steps of a document, in order: the commands it says come first,
     then every block meant to be run on synthetic data."""
     setup, _, _ = RUNS[doc]
     found = [("tool", command) for line in setup for command in bash_commands(line)]
-    for language, text in fenced(ROOT / doc):
-        if any(marker in text for marker in REAL_DATA):
-            continue
+    for language, text in synthetic_blocks(doc):
         if language == "bash":
             found += [("tool", command) for command in bash_commands(text)]
         elif language == "python" and doc in PYTHON_RUN:
@@ -57,9 +60,9 @@ def steps(doc: str) -> list[tuple[str, object]]:
 def test_every_document_that_runs_on_synthetic_data_is_run():
     """Every document with a synthetic-data command outside the measurement pages (benchmarks.md: minutes per
     command; their short forms are run by test_bench_eval and test_deploy) is in RUNS."""
-    with_commands = {str(doc.relative_to(ROOT)) for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
-                     if any(language == "bash" and bash_commands(text) and not any(m in text for m in REAL_DATA)
-                            for language, text in fenced(doc))}  # fmt: skip
+    names = [str(doc.relative_to(ROOT)) for doc in DOCS]
+    with_commands = {name for name in names
+                     if any(language == "bash" and bash_commands(text) for language, text in synthetic_blocks(name))}
     assert with_commands - {"docs/benchmarks.md"} == set(RUNS)
     assert ("tool", bash_commands(MAKE_DEMO)[0]) in steps("README.md")  # the Makefile's demo line is read
 

@@ -89,26 +89,28 @@ def _stock_test(root: Path, source: str, save_dir: Path) -> tuple[dict, Path]:
     return engine.last_results, save_dir / "weights.pth"
 
 
-def test_stock_test_on_regdb_gives_both_directions_with_the_numbers_of_toplight_test(regdb_root, tmp_path):
-    stock, weights = _stock_test(regdb_root.parent, "regdb", tmp_path)
-    mine = test_tool.main([
-        "--weights", str(weights), "model.name", NAME, "data.root", str(regdb_root.parent), "data.sources", "['regdb']",
-        "data.targets", "['regdb']", "data.height", "64", "data.width", "32", "data.workers", "0",
-        "data.save_dir", str(tmp_path / "tool"),
-    ])  # fmt: skip
-    assert set(stock) == set(mine) == {"regdb_v2i", "regdb_i2v"}
-    for protocol, summary in mine.items():
-        for key in ("rank1", "rank10", "rank20", "mAP", "mINP"):
-            assert stock[protocol][key] == pytest.approx(summary[key], abs=1e-6)
+PROTOCOLS = {  # source -> (its protocols, the figures each reports)
+    "regdb": ({"regdb_v2i", "regdb_i2v"}, ("rank1", "rank10", "rank20", "mAP", "mINP")),
+    "oulu_nirvis": ({"oulunirvis"}, ("rank1", "vr@far0.01", "vr@far0.001")),
+}
 
 
-def test_stock_test_on_a_face_set_gives_the_face_protocol(tmp_path):
+@pytest.mark.parametrize("source", sorted(PROTOCOLS))
+def test_stock_test_on_regdb_and_a_face_set_gives_the_numbers_of_toplight_test(source, regdb_root, tmp_path):
     from test_data_regdb_faces import _faces
 
-    _faces(tmp_path / "data" / "Oulu-CASIA-NIR-VIS", 40)
-    stock, _ = _stock_test(tmp_path / "data", "oulu_nirvis", tmp_path)
-    (summary,) = stock.values()
-    assert {"rank1", "vr@far0.01", "vr@far0.001"} <= set(summary)
+    root = regdb_root.parent if source == "regdb" else _faces(tmp_path / "data" / "Oulu-CASIA-NIR-VIS", 40).parent
+    stock, weights = _stock_test(root, source, tmp_path)
+    mine = test_tool.main([
+        "--weights", str(weights), "model.name", NAME, "data.root", str(root), "data.sources", f"['{source}']",
+        "data.targets", f"['{source}']", "data.height", "64", "data.width", "32", "data.workers", "0",
+        "data.save_dir", str(tmp_path / "tool"),
+    ])  # fmt: skip
+    protocols, figures = PROTOCOLS[source]
+    assert set(stock) == set(mine) == protocols
+    for protocol, summary in mine.items():
+        for key in figures:
+            assert stock[protocol][key] == pytest.approx(summary[key], abs=1e-6)
 
 
 def test_ranks_beyond_the_gallery_read_the_last_cmc_value(stock, tmp_path):

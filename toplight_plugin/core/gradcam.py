@@ -28,38 +28,34 @@ def grad_cam(model: ReIDNet, images: torch.Tensor, modality: int | torch.Tensor)
     if not isinstance(backbone, DualPathNet):
         raise ValueError("Grad-CAM is drawn at Block4 and the FDR, which only dual-path models have")
     model.eval()
+    cam_layer = getattr(backbone.pre[0], "cam_layer", None)
+    caught, hook = [], None
+    if cam_layer is not None:
+        hook = cam_layer.register_forward_hook(lambda module, args, output: caught.append(output))
+    try:
+        with torch.enable_grad():
+            z = backbone.forward_pre(images, modality)
+            if hook is None:  # only what lies after Block4 needs differentiating
+                z = z.detach().requires_grad_(True)
+                if z.dim() != 4:
+                    raise ValueError(
+                        f"Grad-CAM needs (N, C, H, W) maps at Block4; this model gives {tuple(z.shape)} (tokens)"
+                    )
+            reweighted = backbone.neck(z)
+            embedded = model.retrieval_features(backbone.post(reweighted))
+            if caught:
+                explained = {"last block": caught[0]}
+            elif isinstance(backbone.neck, torch.nn.Identity):
+                explained = {"Block4": z}
+            else:
+                explained = {"before FDR": z, "after FDR": reweighted}
+            # gradients of the explained maps only: no parameter's .grad is touched
+            grads = torch.autograd.grad((embedded * embedded.detach()).sum(), list(explained.values()))
+    finally:
+        if hook is not None:
+            hook.remove()
     # maps laid out otherwise (Swin's channels-last, ViT's tokens) are read through the backbone's own layout
     layout = getattr(backbone.post, "feature_maps", None) or (lambda maps: maps)
     size = tuple(images.shape[-2:])
-    cam_layer = getattr(backbone.pre[0], "cam_layer", None)
-    if cam_layer is not None:
-        return {"last block": _token_cam(model, cam_layer, images, modality, layout, size)}
-    with torch.enable_grad():
-        z = backbone.forward_pre(images, modality).detach().requires_grad_(True)
-        if z.dim() != 4:
-            raise ValueError(f"Grad-CAM needs (N, C, H, W) maps at Block4; this model gives {tuple(z.shape)} (tokens)")
-        reweighted = backbone.neck(z)
-        reweighted.retain_grad()
-        embedded = model.retrieval_features(backbone.post(reweighted))
-        (embedded * embedded.detach()).sum().backward()
-    before = _cam(layout(z.detach()), layout(z.grad), size)
-    if isinstance(backbone.neck, torch.nn.Identity):
-        return {"Block4": before}
-    return {"before FDR": before, "after FDR": _cam(layout(reweighted.detach()), layout(reweighted.grad), size)}
-
-
-def _token_cam(model: ReIDNet, layer: torch.nn.Module, images, modality, layout, size) -> torch.Tensor:
-    """The map at ``layer``'s output, caught by a forward hook during the whole forward pass."""
-    caught = []
-    handle = layer.register_forward_hook(lambda module, args, output: caught.append(output))
-    try:
-        with torch.enable_grad():
-            backbone = model.backbone
-            z = backbone.forward_pre(images, modality)
-            (activation,) = caught
-            activation.retain_grad()
-            embedded = model.retrieval_features(backbone.post(backbone.neck(z)))
-            (embedded * embedded.detach()).sum().backward()
-    finally:
-        handle.remove()
-    return _cam(layout(activation.detach()), layout(activation.grad), size)
+    pairs = zip(explained.items(), grads, strict=True)
+    return {name: _cam(layout(maps.detach()), layout(grad), size) for (name, maps), grad in pairs}
