@@ -2,8 +2,9 @@
 
 import albumentations as A
 import numpy as np
+import pytest
 
-from toplight_plugin.core.top_augment import TaskOrientedAugment, colour_steps
+from toplight_plugin.core.top_augment import JPEG_QUALITY, TaskOrientedAugment, colour_steps, deformation, fit
 
 
 def _picture(seed=0):
@@ -49,7 +50,7 @@ def test_generic_only_mode_keeps_colour():
     v1, v2 = augment(_picture(3))
     assert not np.array_equal(v2[..., 0], v2[..., 1])  # no grayscale on path 2
     assert {type(t).__name__ for t in augment.paths[0].transforms} == {
-        "Resize", "RandomResizedCrop", "HorizontalFlip", "ElasticTransform"
+        "SmallestMaxSize", "CenterCrop", "RandomResizedCrop", "HorizontalFlip", "ElasticTransform"
     }  # fmt: skip
 
 
@@ -63,3 +64,50 @@ def test_show_augs_writes_the_grid(tmp_path):
     output = main(["--folder", str(root), "--count", "3", "--size", "64", "--output", str(tmp_path / "augs.png")])
     with Image.open(output) as picture:
         assert picture.format == "PNG" and picture.size == (600, 600)  # 3 rows x 3 columns at 2 inches, 100 dpi
+
+
+def _gray_picture(seed=0):
+    return np.repeat(_picture(seed).mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+
+
+def _mean_change(transform, pictures):
+    transform.set_random_seed(0)
+    return float(np.mean([np.abs(transform(image=p)["image"].astype(float) - p).mean() for p in pictures]))
+
+
+@pytest.mark.parametrize("height", [64, 128, 224])
+def test_deformation_moves_pixels_by_a_visible_fraction_of_the_height(height):
+    """Each output pixel of a coordinate image holds where it came from: the displacement field itself."""
+    width = height // 2
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    coordinates = np.stack([rows, cols, np.zeros_like(rows)], axis=-1)
+    transform = deformation(height)
+    transform.set_random_seed(0)
+    inner = (slice(height // 8, -height // 8), slice(width // 8, -width // 8))
+    moved = [np.hypot(*(transform(image=coordinates)["image"][..., :2] - coordinates[..., :2])[inner].T)
+             for _ in range(8)]  # fmt: skip
+    mean = float(np.mean(moved)) / height
+    assert 0.015 < mean < 0.05, mean  # albumentations' default (alpha 1, sigma 50) moves pixels by under 1 %
+
+
+def test_compression_degrades_and_every_texture_and_colour_step_changes_the_image():
+    pictures = [_gray_picture(seed) for seed in range(10)]
+    ours = _mean_change(A.ImageCompression(quality_range=JPEG_QUALITY, p=1), pictures)
+    near_lossless = _mean_change(A.ImageCompression(quality_range=(95, 100), p=1), pictures)
+    assert ours > 4 and ours > 3 * near_lossless, (ours, near_lossless)
+    for step in (A.Defocus(p=1), A.Sharpen(p=1)):
+        assert _mean_change(step, pictures) > 4, step
+    colour = [_picture(seed) for seed in range(10)]
+    for step in colour_steps()[0].transforms:
+        assert _mean_change(step, colour) > 4, step
+
+
+def test_no_squash_before_the_crop():
+    """Vertical stripes 10 px wide on a 50 x 200 image, fitted into 64 x 64: scaled by 64 / 50, not squashed by
+    64 / 200 across."""
+    stripes = np.repeat(((np.arange(200) // 10) % 2 * 255).astype(np.uint8)[None, :, None], 3, axis=2)
+    image = np.repeat(stripes, 50, axis=0)
+    out = A.Compose(fit(64, 64))(image=image)["image"][32, :, 0] > 127
+    edges = np.flatnonzero(np.diff(out.astype(int)))
+    assert out.shape == (64,) and len(edges) >= 3
+    np.testing.assert_allclose(np.diff(edges).mean(), 12.8, atol=1.0)

@@ -61,6 +61,40 @@ def test_loss_terms_and_switches():
         TOPLoss(8, 5, identity=None, fake_domain=False)
 
 
+def _domain_terms(loss, x, feat, domain):
+    """Eq. 1 / 2 written out: L_d on the pooled Block4 map plus L_d on the Block7 feature, label ``domain``."""
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    mid, final = loss.mid.linear(x.mean(dim=(2, 3))).squeeze(1), loss.final.linear(feat).squeeze(1)
+    return bce(mid, torch.full_like(mid, float(domain))) + bce(final, torch.full_like(final, float(domain)))
+
+
+def test_eq1_eq2_values_use_two_different_pseudo_domain_labels():
+    torch.manual_seed(0)
+    loss = TOPLoss(8, 5, identity=None)
+    x1, x2, f1, f2 = torch.randn(6, 8, 4, 2), torch.randn(6, 8, 4, 2), torch.randn(6, 5), torch.randn(6, 5)
+    terms = loss(x1, x2, f1, f2, None, None, None)
+    torch.testing.assert_close(terms["loss_fd1"], _domain_terms(loss, x1, f1, 0))
+    torch.testing.assert_close(terms["loss_fd2"], _domain_terms(loss, x2, f2, 1))
+    # With one label for both paths the values differ: the test above is not blind to the labels.
+    assert not torch.allclose(_domain_terms(loss, x2, f2, 0), terms["loss_fd2"])
+
+
+@pytest.mark.parametrize("term", ["loss_fd1", "loss_fd2"])
+def test_eq1_eq2_reverse_the_gradient_of_the_final_term_only(term):
+    """d term / d x̂ is minus the gradient of the plain L_d on x̂ (the GRL); d term / d x is L_d's own (no GRL)."""
+    torch.manual_seed(0)
+    loss = TOPLoss(8, 5, identity=None, grl_scale=1.0)
+    path = int(term[-1]) - 1
+    xs = [torch.randn(6, 8, 4, 2, requires_grad=True) for _ in range(2)]
+    feats = [torch.randn(6, 5, requires_grad=True) for _ in range(2)]
+    loss(xs[0], xs[1], feats[0], feats[1], None, None, None)[term].backward()
+    x, feat = xs[path].detach().requires_grad_(True), feats[path].detach().requires_grad_(True)
+    _domain_terms(loss, x, feat, path).backward()
+    torch.testing.assert_close(feats[path].grad, -feat.grad)
+    torch.testing.assert_close(xs[path].grad, x.grad)
+    assert feat.grad.abs().sum() > 0 and x.grad.abs().sum() > 0
+
+
 def _pretraining_state(name):
     model = toplight_plugin.build(name, num_classes=7, loss="triplet", pre_groups=2, fdr=None, height=64, width=32)
     return model.state_dict()
@@ -74,6 +108,9 @@ def test_soup_of_identical_groups_is_the_identity_and_of_different_groups_the_me
     assert all(torch.equal(same[k], state[k]) for k in same)
     assert not any(k.startswith("backbone.pre.1.") for k in same)
     different = _pretraining_state("toplight_mobilenetv3_small")
+    torch.manual_seed(1)
+    for key in [k for k in different if k.startswith("backbone.pre.1.") and different[k].is_floating_point()]:
+        different[key] = different[key] + torch.rand_like(different[key])  # the groups part, as after TOP
     souped = uniform_soup(different)
     for key, value in souped.items():
         if key.startswith("backbone.pre.0.") and value.is_floating_point():
