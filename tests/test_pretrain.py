@@ -1,6 +1,7 @@
 """Task-oriented pretraining: one epoch on a tiny ImageFolder, its log line, the soup it ends with, the Table 3
 switches."""
 
+import math
 import shutil
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 
 import toplight_plugin
 from toplight_plugin.cli.pretrain_top import main
-from toplight_plugin.core.pretrain import TOPModel, get_default_config
+from toplight_plugin.core.pretrain import TOPModel, get_default_config, grl_coefficient
 from toplight_plugin.core.synthetic import make_imagefolder
 from toplight_plugin.hosts.torchreid.config import load_config
 
@@ -89,3 +90,34 @@ def test_a_diverged_run_stops_before_the_step_and_writes_no_soup(tmp_path, monke
     assert not (tmp_path / "out" / "soup.pth").exists()
     last = torch.load(tmp_path / "out" / "last.pth", weights_only=True)
     assert last["epoch"] == 1 and all(torch.isfinite(v).all() for v in last["state_dict"].values())
+
+
+def test_standard_pretraining_writes_library_weights_that_top_and_vi_start_from(tmp_path):
+    """SP trains the library network; its sp.pth (a 4-class classifier, not ImageNet's 1000) loads as ImageNet
+    weights do: into both stems and both pre-embedding groups of TOP, and into the VI model."""
+    root = make_imagefolder(tmp_path / "if", num_classes=4, images_per_class=4, size=(64, 64))
+    sp = main(_overrides(root, tmp_path / "sp", "stage", "sp", "model.bn_momentum", "0.1"))
+    library = torch.load(sp, weights_only=True)["state_dict"]
+    assert sp.name == "sp.pth" and library["classifier.3.weight"].shape[0] == 4
+    (log,) = (tmp_path / "sp").glob("pretrain.log-*")
+    assert any(line.startswith("epoch 1/1  loss ") for line in log.read_text().splitlines())
+    cfg = load_config(None, _overrides(root, tmp_path / "top", "model.load_weights", str(sp)),
+                      defaults=get_default_config)  # fmt: skip
+    top = TOPModel(cfg, num_classes=4).net.state_dict()
+    first_conv = library["features.0.0.weight"]
+    for key in ("backbone.stems.0.0.weight", "backbone.stems.1.0.weight"):
+        assert torch.equal(top[key], first_conv), key
+    assert torch.equal(top["backbone.pre.0.0.block.0.0.weight"], top["backbone.pre.1.0.block.0.0.weight"])
+    assert torch.equal(top["backbone.pre.0.0.block.0.0.weight"], library["features.1.block.0.0.weight"])
+    vi = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=9, loss="triplet", pretrained=str(sp),
+                               height=64, width=32)  # fmt: skip
+    assert torch.equal(vi.state_dict()["backbone.stems.1.0.weight"], first_conv)
+
+
+def test_ganin_grl_ramp_goes_from_zero_to_the_scale():
+    assert grl_coefficient("constant", 0.5, 0.3) == 0.5
+    assert grl_coefficient("ganin", 1.0, 0.0) == 0.0
+    assert grl_coefficient("ganin", 2.0, 0.5) == pytest.approx(2 * (2 / (1 + math.exp(-5)) - 1))
+    assert grl_coefficient("ganin", 1.0, 1.0) == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(ValueError, match="grl_schedule"):
+        grl_coefficient("linear", 1.0, 0.5)

@@ -1,10 +1,11 @@
-"""Task-oriented pretraining (step 1) followed by the uniform soup (step 2).
+"""Task-oriented pretraining (step 1) followed by the uniform soup (step 2), or standard pretraining (``stage sp``).
 
     toplight-pretrain --config-file configs/pretrain/mbv3l.yaml [--resume] [KEY VALUE ...]
 
-Writes ``epoch-N.pth`` / ``last.pth`` (atomic, resumable) and, at the end, ``soup.pth``: the weights a VI config
-loads with ``model.load_weights``. TensorBoard scalars and the text log (``pretrain.log-<time>``, one line per epoch)
-go to the same folder. Several GPUs (or CPU processes, gloo): ``torchrun --nproc_per_node N -m
+Writes ``epoch-N.pth`` / ``last.pth`` (atomic, resumable) and, at the end, ``soup.pth`` (TOP): the weights a VI
+config loads with ``model.load_weights``; or ``sp.pth`` (SP): the library network's state_dict, which TOP and VI
+configs load as they load ImageNet weights. TensorBoard scalars and the text log (``pretrain.log-<time>``, one line
+per epoch) go to the same folder. Several GPUs (or CPU processes, gloo): ``torchrun --nproc_per_node N -m
 toplight_plugin.cli.pretrain_top ...``; ``train.batch_size`` is per process.
 """
 
@@ -23,7 +24,7 @@ from toplight_plugin.cli.overrides import add_overrides, parse
 from toplight_plugin.cli.soup import soup_file
 from toplight_plugin.cli.textlog import text_log
 from toplight_plugin.core import checkpoint
-from toplight_plugin.core.pretrain import PairedImageFolder, TOPModel, get_default_config
+from toplight_plugin.core.pretrain import PairedImageFolder, build_stage, get_default_config
 from toplight_plugin.core.seeding import seed_epoch
 from toplight_plugin.core.top_augment import TaskOrientedAugment
 from toplight_plugin.hosts.torchreid import distributed
@@ -34,7 +35,7 @@ AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 def pretrain(cfg, resume: bool = False) -> Path:
     """Run the configured pretraining, its console lines also in ``<save_dir>/pretrain.log-<time>``; returns the
-    path of the soup."""
+    path of the soup (TOP) or of the library weights (SP)."""
     distributed.init_from_env()
     with text_log(cfg.data.save_dir, "pretrain") if distributed.is_main() else nullcontext():
         return _pretrain(cfg, resume)
@@ -51,8 +52,10 @@ def _pretrain(cfg, resume: bool) -> Path:
     if main_rank:
         save_dir.mkdir(parents=True, exist_ok=True)
         (save_dir / "config.yaml").write_text(cfg.dump())
-    augment = TaskOrientedAugment(cfg.data.height, cfg.data.width, task_oriented=cfg.top.task_augs,
-                                  mean=tuple(cfg.data.norm_mean), std=tuple(cfg.data.norm_std))  # fmt: skip
+    sp = cfg.stage == "sp"
+    augment = TaskOrientedAugment(cfg.data.height, cfg.data.width, task_oriented=cfg.top.task_augs and not sp,
+                                  mean=tuple(cfg.data.norm_mean), std=tuple(cfg.data.norm_std),
+                                  views=1 if sp else 2)  # fmt: skip
     dataset = PairedImageFolder(cfg.data.root, augment)
     per_rank = len(dataset) // distributed.world_size()
     if per_rank < cfg.train.batch_size:  # drop_last: not one step per epoch, and a soup of the initial weights
@@ -60,12 +63,12 @@ def _pretrain(cfg, resume: bool) -> Path:
             f"data.root {cfg.data.root}: {len(dataset)} images ({per_rank} per process) are fewer than "
             f"train.batch_size {cfg.train.batch_size}: no full batch, so no training step; lower train.batch_size"
         )
-    top = TOPModel(cfg, len(dataset.classes)).to(device)  # unwrapped: what checkpoints hold
+    top = build_stage(cfg, len(dataset.classes)).to(device)  # unwrapped: what checkpoints hold
     model = top
     if distributed.active():
         ids = [device.index] if device.type == "cuda" else None
-        model = torch.nn.parallel.DistributedDataParallel(top, device_ids=ids,
-                                                          find_unused_parameters=not cfg.top.fake_domain)  # fmt: skip
+        unused = not (cfg.top.fake_domain or sp)  # without L_fd, path 2's Block4 output feeds no loss of its own
+        model = torch.nn.parallel.DistributedDataParallel(top, device_ids=ids, find_unused_parameters=unused)
     params = [p for p in top.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=cfg.train.lr, momentum=cfg.train.momentum,
                                 weight_decay=cfg.train.weight_decay)  # fmt: skip
@@ -94,10 +97,11 @@ def _pretrain(cfg, resume: bool) -> Path:
         model.train()
         sums, start_time = {}, time.time()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.max_epoch}", leave=False, disable=not main_rank)
-        for step, (v1, v2, labels) in enumerate(bar):
-            v1, v2, labels = v1.to(device), v2.to(device), labels.to(device)
+        for step, batch in enumerate(bar):
+            top.set_progress((epoch * len(loader) + step) / (cfg.train.max_epoch * len(loader)))
+            batch = [tensor.to(device) for tensor in batch]  # (view 1, [view 2,] labels)
             with torch.autocast("cuda", dtype=amp) if amp is not None else nullcontext():
-                losses = model(v1, v2, labels)
+                losses = model(*batch)
             checkpoint.stop_if_diverged(
                 losses["loss"], "pretraining", epoch + 1, step + 1, save_dir,
                 "lower train.lr and start again: --resume keeps the saved learning rate",
@@ -126,11 +130,14 @@ def _pretrain(cfg, resume: bool) -> Path:
         checkpoint.atomic_save(state, save_dir / f"epoch-{epoch + 1}.pth")
         checkpoint.atomic_save(state, save_dir / checkpoint.LAST)
     writer.close()
-    soup = save_dir / "soup.pth"
+    result = save_dir / ("sp.pth" if sp else "soup.pth")
     if main_rank:
-        soup_file(save_dir / checkpoint.LAST, soup)
-        print(f"soup written to {soup}")
-    return soup
+        if sp:
+            checkpoint.atomic_save({"state_dict": top.net.state_dict()}, result)
+        else:
+            soup_file(save_dir / checkpoint.LAST, result)
+        print(f"{'library weights' if sp else 'soup'} written to {result}")
+    return result
 
 
 def main(argv: list[str] | None = None) -> Path:

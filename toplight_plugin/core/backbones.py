@@ -116,8 +116,17 @@ def library_model(spec: BackboneSpec, pretrained: bool | Mapping[str, torch.Tens
             "pass a local weights file as `pretrained`"
         ) from err
     if isinstance(pretrained, Mapping):
-        load_into(model, _adapt(model, dict(pretrained)) if spec.sized else dict(pretrained), source)
+        state = _adapt(model, dict(pretrained)) if spec.sized else dict(pretrained)
+        load_into(model, state, source, ignore=unused_keys(spec, model))
     return model
+
+
+def unused_keys(spec: BackboneSpec, model: nn.Module) -> frozenset[str]:
+    """The state_dict keys of the library model that ``spec.cut`` leaves out (its ImageNet classifier, say): a
+    weights file may hold them with any shape, e.g. a classifier over another set of classes."""
+    used = {id(t) for part in spec.cut(model) if isinstance(part, nn.Module)
+            for t in part.state_dict(keep_vars=True).values()}  # fmt: skip
+    return frozenset(k for k, t in model.state_dict(keep_vars=True).items() if id(t) not in used)
 
 
 def build_blocks(

@@ -1,11 +1,16 @@
-"""Step 1 of the paper (Fig. 2, §3.2): task-oriented pretraining of the dual-path network on an ImageFolder tree.
+"""Pretraining on an ImageFolder tree: standard pretraining (SP) and Step 1 of the paper (Fig. 2, §3.2), TOP.
 
-Path 1 (visible stem, pre-embedding group 1) sees the colour-augmented view, path 2 (infrared stem, group 2) the
-texture-augmented view of the same image; x1, x2 are the two Block4 maps, concatenated into Blocks 5-7 (x̂1, x̂2).
+SP (``stage sp``) trains the library network itself, single path, with plain cross-entropy and the generic
+augmentations: what ImageNet-1k training is to the paper, for a corpus of one's own. Its weights are the library's
+own state_dict, so they load wherever ImageNet weights do (``model.load_weights``), TOP included.
+TOP (``stage top``): path 1 (visible stem, pre-embedding group 1) sees the colour-augmented view, path 2 (infrared
+stem, group 2) the texture-augmented view of the same image; x1, x2 are the two Block4 maps, concatenated into
+Blocks 5-7 (x̂1, x̂2).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -14,19 +19,24 @@ import torch.nn as nn
 from torchvision.datasets import ImageFolder
 from yacs.config import CfgNode as CN
 
+from toplight_plugin.core.backbones import BACKBONES, library_model, unused_keys
+from toplight_plugin.core.batchnorm import set_batchnorm_momentum
 from toplight_plugin.core.data.images import read_image
 from toplight_plugin.core.registry import build
 from toplight_plugin.core.top_augment import TaskOrientedAugment
 from toplight_plugin.core.top_losses import TOPLoss
+from toplight_plugin.core.weights import load_state_dict_file
 
 
 def get_default_config() -> CN:
     """Table 2a, "On ImageNet-mini": SGD lr 0.1, cosine decay, weight decay 5e-5, 50 epochs, batch 36 x 2, 224²."""
     cfg = CN()
+    cfg.stage = "top"  # top: task-oriented pretraining (writes soup.pth) | sp: standard pretraining (writes sp.pth)
     cfg.model = CN()
     cfg.model.name = "toplight_mobilenetv3_large"
     cfg.model.pretrained = True  # ImageNet-1k weights through the library
-    cfg.model.load_weights = ""  # or a local ImageNet state_dict of the library model
+    cfg.model.load_weights = ""  # or a local ImageNet state_dict of the library model (an SP run's sp.pth)
+    cfg.model.bn_momentum = None  # None: the library's (0.01 on torchvision's MobileNetV3); 0.1 for short runs
     cfg.data = CN()
     cfg.data.root = "data/imagenet-mini/train"
     cfg.data.height = 224
@@ -46,13 +56,28 @@ def get_default_config() -> CN:
     cfg.top.task_augs = True  # colour / texture augmentations (Table 3 rows 3-5); False: generic only (row 2)
     cfg.top.identity = "idc"  # idc: shared classifier (rows 4-5) | id: one classifier per path (rows 2-3)
     cfg.top.fake_domain = True  # Eq. 1-2 (row 5)
-    cfg.top.grl_scale = 1.0
+    cfg.top.grl_scale = 1.0  # the GRL's coefficient (the paper gives none; Ganin & Lempitsky's is 1 at the end)
+    cfg.top.grl_schedule = "constant"  # constant | ganin: scale x (2 / (1 + exp(-10 p)) - 1), p = training progress
     cfg.top.amp = "off"  # off | bf16 | fp16 (CUDA only)
     return cfg
 
 
+STAGES = ("top", "sp")
+
+
+def grl_coefficient(schedule: str, scale: float, progress: float) -> float:
+    """The GRL's coefficient at ``progress`` (0 at the first step, 1 at the end): constant, or Ganin &
+    Lempitsky's ramp (JMLR 2016, Eq. 14: 2 / (1 + exp(-10 p)) - 1), which keeps the reversed gradient small while
+    the domain classifier is still random."""
+    if schedule == "constant":
+        return scale
+    if schedule == "ganin":
+        return scale * (2 / (1 + math.exp(-10 * progress)) - 1)
+    raise ValueError(f"top.grl_schedule must be constant or ganin, got {schedule!r}")
+
+
 class PairedImageFolder(torch.utils.data.Dataset):
-    """An ImageFolder tree giving (view 1, view 2, class) per image."""
+    """An ImageFolder tree giving (view 1, view 2, class) per image; (view, class) with a one-view augmentation."""
 
     def __init__(self, root: str | Path, augment: TaskOrientedAugment):
         root = Path(root)
@@ -67,8 +92,7 @@ class PairedImageFolder(torch.utils.data.Dataset):
 
     def __getitem__(self, index):
         path, label = self.samples[index]
-        v1, v2 = self.augment(np.asarray(read_image(path)))
-        return v1, v2, label
+        return *self.augment(np.asarray(read_image(path))), label
 
 
 class TOPModel(nn.Module):
@@ -79,12 +103,19 @@ class TOPModel(nn.Module):
         pretrained = cfg.model.load_weights or bool(cfg.model.pretrained)
         self.net = build(cfg.model.name, num_classes, loss="softmax", pretrained=pretrained, pre_groups=2, fdr=None,
                          height=cfg.data.height, width=cfg.data.width)  # fmt: skip
+        set_batchnorm_momentum(self.net, cfg.model.bn_momentum)
         with torch.no_grad():
             backbone = self.net.backbone.eval()
             mid = backbone.forward_pre(torch.zeros(1, 3, cfg.data.height, cfg.data.width), 0)
             mid_channels, feat_dim = mid.shape[1], backbone.forward_post(mid).shape[1]
         self.loss = TOPLoss(mid_channels, feat_dim, cfg.top.identity or None, cfg.top.fake_domain, cfg.top.grl_scale)
         self.classifier2 = nn.Linear(feat_dim, num_classes, bias=False) if cfg.top.identity == "id" else None
+        self.grl_schedule, self.grl_scale = cfg.top.grl_schedule, cfg.top.grl_scale
+        self.set_progress(0.0)
+
+    def set_progress(self, progress: float) -> None:
+        """Training progress in [0, 1], for the GRL's schedule."""
+        self.loss.grl.scale = grl_coefficient(self.grl_schedule, self.grl_scale, progress)
 
     def forward(self, v1, v2, labels) -> dict[str, torch.Tensor]:
         backbone, head = self.net.backbone, self.net.head
@@ -97,3 +128,41 @@ class TOPModel(nn.Module):
             logits2 = self.classifier2(embedded.chunk(2)[1])
         feat1, feat2 = features.chunk(2)
         return self.loss(x1, x2, feat1, feat2, logits1, logits2, labels)
+
+
+def backbone_of(model_name: str) -> str:
+    """``toplight_<backbone>[_nofdr]`` -> the backbone whose library network SP trains."""
+    name = model_name.removeprefix("toplight_").removesuffix("_nofdr")
+    if not model_name.startswith("toplight_") or name not in BACKBONES:
+        raise ValueError(f"model.name {model_name!r}: standard pretraining needs a toplight_<backbone> model, "
+                         f"backbones {sorted(BACKBONES)}")  # fmt: skip
+    return name
+
+
+class SPModel(nn.Module):
+    """Standard pretraining: the library network, its classifier resized to the corpus's classes, cross-entropy.
+    ``net`` is the library model, so its state_dict is the library's own."""
+
+    def __init__(self, cfg: CN, num_classes: int):
+        super().__init__()
+        spec = BACKBONES[backbone_of(cfg.model.name)]
+        start = load_state_dict_file(cfg.model.load_weights) if cfg.model.load_weights else bool(cfg.model.pretrained)
+        self.net = library_model(spec, start, cfg.model.load_weights or spec.arch)
+        classifier = sorted(unused_keys(spec, self.net))[0].rsplit(".", 1)[0]  # the one layer the cut leaves out
+        parent, _, leaf = classifier.rpartition(".")
+        old = self.net.get_submodule(classifier)
+        setattr(self.net.get_submodule(parent) if parent else self.net, leaf, nn.Linear(old.in_features, num_classes))
+        set_batchnorm_momentum(self.net, cfg.model.bn_momentum)
+
+    def set_progress(self, progress: float) -> None:
+        """SP has no schedule inside its loss."""
+
+    def forward(self, images, labels) -> dict[str, torch.Tensor]:
+        return {"loss": nn.functional.cross_entropy(self.net(images), labels)}
+
+
+def build_stage(cfg: CN, num_classes: int) -> nn.Module:
+    """The model ``cfg.stage`` trains: SPModel or TOPModel."""
+    if cfg.stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {cfg.stage!r}")
+    return SPModel(cfg, num_classes) if cfg.stage == "sp" else TOPModel(cfg, num_classes)

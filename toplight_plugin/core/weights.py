@@ -56,9 +56,12 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load ``state`` strictly, naming the file and the first mismatching keys on failure."""
-    own = module.state_dict()
+def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str,
+              ignore: frozenset[str] = frozenset()) -> None:  # fmt: skip
+    """Load ``state`` strictly, naming the file and the first mismatching keys on failure; the keys in ``ignore``
+    (tensors the caller never uses, such as a library's ImageNet classifier) are neither required nor loaded."""
+    own = {k: v for k, v in module.state_dict().items() if k not in ignore}
+    state = {k: v for k, v in state.items() if k not in ignore}
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     shape = [k for k in own if k in state and state[k].shape != own[k].shape]
@@ -68,4 +71,4 @@ def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], source: s
             if keys:
                 parts.append(f"{len(keys)} {label} (e.g. {', '.join(keys[:3])})")
         raise ValueError(f"{source}: does not fit {type(module).__name__}: " + "; ".join(parts))
-    module.load_state_dict(state)
+    module.load_state_dict(state, strict=not ignore)
