@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .synthetic_render import random_person, render_thermal, render_visible
+from .synthetic_render import Person, random_person, render_thermal, render_visible
 
 VISIBLE_CAMS, INFRARED_CAMS = (1, 2, 4, 5), (3, 6)
 # The SYSU-MM01-layout set the learning evidence is measured on (docs/learning.md): 280 training identities,
@@ -64,9 +64,12 @@ def make_sysu(
     images_per_cam: int = 4,
     size: tuple[int, int] = (128, 64),
     seed: int = 0,
+    people: list[Person] | None = None,
 ) -> Path:
-    """Write a SYSU-MM01-layout dataset; ``splits`` = (train, val, test) identity counts."""
+    """Write a SYSU-MM01-layout dataset; ``splits`` = (train, val, test) identity counts. ``people``: the
+    ``num_ids`` identities to draw (distinct ones from synthetic_corpus.split_people), else random ones."""
     _check(sum(splits) == num_ids, f"splits {splits} must sum to num_ids={num_ids}")
+    _check(people is None or len(people) == num_ids, f"people: {num_ids} identities expected")
     _check(min(splits) >= 1 and images_per_cam >= 1, "every split and images_per_cam must be at least 1")
     root = _fresh(root)
     rng = np.random.default_rng(seed)
@@ -77,7 +80,7 @@ def make_sysu(
     for name, part in zip(("train", "val", "test"), np.split(order, bounds), strict=True):
         (root / "exp" / f"{name}_id.txt").write_text(",".join(str(i) for i in sorted(part)) + "\n")
     for pid in ids:
-        person = random_person(rng)
+        person = random_person(rng) if people is None else people[pid - 1]
         cams = [c for c in VISIBLE_CAMS if rng.random() < 0.6] or [int(rng.choice(VISIBLE_CAMS))]
         cams += [c for c in INFRARED_CAMS if rng.random() < 0.6] or [int(rng.choice(INFRARED_CAMS))]
         for cam in sorted(cams):

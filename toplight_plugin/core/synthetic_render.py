@@ -19,6 +19,9 @@ from PIL import Image, ImageDraw, ImageFilter
 PATTERNS = ("plain", "hstripes", "vstripes", "diagonal", "checks", "dots")
 WIDTHS = (0.42, 0.55, 0.68)  # shoulder width classes, fraction of the image width
 TORSOS = (0.28, 0.36)  # torso length classes, fraction of the image height
+HEADS = (0.075, 0.1)  # head radius classes, fraction of the image height
+CYCLES = (2.5, 5.0)  # pattern cycles across the torso: coarse or fine
+PALETTE_PARTS = ("top", "pattern", "cloth_legs", "leg_stripes", "skin", "bag", "cap")
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,10 @@ def random_person(rng: np.random.Generator) -> Person:
     """One identity: each attribute class drawn uniformly, with a little per-identity jitter on the sizes."""
     return Person(
         width=float(WIDTHS[rng.integers(len(WIDTHS))] + rng.uniform(-0.02, 0.02)),
-        head=float(rng.choice((0.075, 0.1)) + rng.uniform(-0.005, 0.005)),
+        head=float(rng.choice(HEADS) + rng.uniform(-0.005, 0.005)),
         torso=float(TORSOS[rng.integers(len(TORSOS))] + rng.uniform(-0.01, 0.01)),
         pattern=PATTERNS[int(rng.integers(len(PATTERNS)))],
-        cycles=float(rng.choice((2.5, 5.0))),
+        cycles=float(rng.choice(CYCLES)),
         shorts=bool(rng.integers(2)),
         legs_striped=bool(rng.integers(2)),
         cap=bool(rng.integers(2)),
@@ -139,20 +142,33 @@ def _contrasting(rng: np.random.Generator, channels: int, low: float, high: floa
             return pair
 
 
-def render_visible(p: Person, size: tuple[int, int], rng: np.random.Generator, tint: np.ndarray) -> Image.Image:
-    """A colour photo: this image's colours on the person's geometry, a cluttered background in the camera's tint."""
+def random_palette(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Colours of every part of a person, with the contrasts render_visible keeps."""
+    top, legs = _contrasting(rng, 3, 0, 255, 60), _contrasting(rng, 3, 0, 255, 50)
+    return {
+        "top": top[0], "pattern": top[1], "cloth_legs": legs[0], "leg_stripes": legs[1],
+        "skin": rng.uniform([45, 30, 20], [250, 215, 190]), "bag": rng.uniform(0, 255, 3), "cap": rng.uniform(0, 255, 3),
+    }  # fmt: skip
+
+
+def render_visible(p: Person, size: tuple[int, int], rng: np.random.Generator, tint: np.ndarray,
+                   palette: dict[str, np.ndarray] | None = None) -> Image.Image:  # fmt: skip
+    """A colour photo: this image's colours on the person's geometry, a cluttered background in the camera's tint.
+    ``palette``: the person's typical colours (random_palette), varied by a little per image, instead of colours
+    drawn anew for every image."""
     h, w = size
     m = _masks(p, h, w, rng)
     bg = np.ones((h, w, 3), np.float32) * np.clip(tint + rng.uniform(-40, 40, 3), 0, 255)
     for _ in range(rng.integers(2, 5)):  # background clutter
         y0, x0 = rng.integers(0, h), rng.integers(0, w)
         bg[y0 : y0 + rng.integers(5, h // 3), x0 : x0 + rng.integers(5, w // 2)] = rng.uniform(0, 255, 3)
-    top = _contrasting(rng, 3, 0, 255, 60)
-    legs = _contrasting(rng, 3, 0, 255, 50)
-    skin = rng.uniform([45, 30, 20], [250, 215, 190])  # dark to light tones: no brightness cue shared with infrared
+    if palette is None:  # skin: dark to light tones, no brightness cue shared with infrared
+        c = random_palette(rng)
+    else:
+        c = {part: np.clip(palette[part] + rng.normal(0, 12, 3), 0, 255) for part in PALETTE_PARTS}
     colours = {
-        "legs": skin, "cloth_legs": legs[0], "leg_stripes": legs[1], "torso": top[0], "pattern": top[1],
-        "bag": rng.uniform(0, 255, 3), "head": skin, "cap": rng.uniform(0, 255, 3),
+        "legs": c["skin"], "cloth_legs": c["cloth_legs"], "leg_stripes": c["leg_stripes"], "torso": c["top"],
+        "pattern": c["pattern"], "bag": c["bag"], "head": c["skin"], "cap": c["cap"],
     }  # fmt: skip
     img = _compose(_layers(m, colours.get), bg)
     img = img * rng.uniform(0.7, 1.25) + rng.normal(0, 6, img.shape)

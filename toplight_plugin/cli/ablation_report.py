@@ -1,0 +1,62 @@
+"""The TOP ablation's tables and picture: every seed's figure per arm, the paired differences the claim rests on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from toplight_plugin.cli.figures import plt, save_png
+
+ARMS = {
+    "E_scratch": "E: random weights -> VI",
+    "A_sp": "A: SP -> VI (Table 3 No.1)",
+    "C_sp_generic": "C: SP -> generic augs + L_id -> soup -> VI (No.2)",
+    "D_sp_idc": "D: SP -> task-oriented augs + L_idc -> soup -> VI (No.4)",
+    "B_sp_top": "B: SP -> TOP (L_idc + L_fd) -> soup -> VI (No.5)",
+}
+CORPORA = {"typical": "colour-informative corpus", "random": "general corpus (colours per image)"}
+METRICS = ("all_rank1", "all_mAP", "indoor_rank1", "indoor_mAP")
+
+
+def table(results: dict[str, dict[str, dict]], metric: str) -> str:
+    """Markdown: one row per arm, one column per seed, then the mean."""
+    seeds = sorted(next(iter(results.values())), key=int)
+    lines = [f"| {metric} | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
+             "|---" * (len(seeds) + 2) + "|"]  # fmt: skip
+    for arm, label in ARMS.items():
+        values = [results[arm][s][metric] for s in seeds]
+        lines.append(f"| {label} | " + " | ".join(f"{v:.1f}" for v in values) + f" | {np.mean(values):.1f} |")
+    return "\n".join(lines)
+
+
+def paired(results: dict[str, dict[str, dict]], arm: str, against: str, metric: str = "all_rank1") -> str:
+    """``arm - against`` per seed and on the mean, and on how many seeds it is positive."""
+    seeds = sorted(results[arm], key=int)
+    diffs = [results[arm][s][metric] - results[against][s][metric] for s in seeds]
+    per_seed = ", ".join(f"{d:+.1f}" for d in diffs)
+    return f"{arm} - {against} ({metric}): mean {np.mean(diffs):+.1f}, per seed {per_seed}, " \
+           f"above on {sum(d > 0 for d in diffs)} of {len(diffs)}"  # fmt: skip
+
+
+def report(results: dict[str, dict], picture: Path) -> str:
+    """Tables and paired differences per corpus; the picture: all-search rank-1 of each seed, per arm."""
+    figure, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4), squeeze=False)
+    text = []
+    for ax, (colours, per_arm) in zip(axes[0], results.items(), strict=True):
+        text += [f"## {CORPORA[colours]}", table(per_arm, "all_rank1"), table(per_arm, "all_mAP"),
+                 table(per_arm, "indoor_rank1"), table(per_arm, "indoor_mAP")]  # fmt: skip
+        text += [paired(per_arm, "B_sp_top", "A_sp"), paired(per_arm, "C_sp_generic", "A_sp"),
+                 paired(per_arm, "A_sp", "E_scratch")]  # fmt: skip
+        for x, arm in enumerate(ARMS):
+            seeds = sorted(per_arm[arm], key=int)
+            values = [per_arm[arm][s]["all_rank1"] for s in seeds]
+            ax.scatter([x] * len(values), values, s=18, zorder=3)
+            ax.hlines(np.mean(values), x - 0.25, x + 0.25, color="black")
+            for s, v in zip(seeds, values, strict=True):
+                ax.annotate(s, (x, v), xytext=(4, 0), textcoords="offset points", fontsize=7)
+        ax.set_xticks(range(len(ARMS)), [arm.split("_")[0] for arm in ARMS])
+        ax.set_ylabel("all-search rank-1 (%), held-out identities")
+        ax.set_title(CORPORA[colours], fontsize=9)
+    save_png(figure, picture)
+    return "\n\n".join(text + [f"picture written to {picture}"])

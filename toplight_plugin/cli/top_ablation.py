@@ -1,0 +1,133 @@
+"""Table 3's TOP ablation on synthetic data, paired over seeds: standard pretraining (SP) vs SP + TOP.
+
+    toplight-top-ablation [--seeds 1 2 3] [--colours typical random] [--work output/top_ablation] [budget options]
+
+For each seed: a VI set of distinct people (``--vi-ids`` training identities, ``--test-ids`` held out) and, for
+each corpus kind, a corpus of other distinct people (``--corpus-classes`` x ``--corpus-images`` visible images;
+``typical``: each class keeps a palette, ``random``: colours drawn per image) with its "ImageNet-mini" (the first
+``--mini-images`` of each class). Stages, each cached in its folder under ``--work`` and resumed when cut short:
+SP on the corpus (configs/ablation/sp.yaml); from its weights, on the mini corpus, C (generic augmentations,
+plain L_id: row 2), D (task-oriented augmentations, L_idc: row 4) and B (full TOP, L_idc + L_fd: row 5), each with
+its soup (configs/ablation/top.yaml); then VI training with one recipe (configs/synthetic/mbv3s_baseline.yaml) and
+budget from random weights (E), from SP (A) and from each soup, tested with the SYSU-MM01 protocol on the
+held-out identities. Writes ``top_ablation[_general].json`` ({arm: {seed: figures}}) and a picture of every seed's
+rank-1 per arm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+from pathlib import Path
+
+from toplight_plugin.cli import pretrain_top
+from toplight_plugin.cli import train as train_tool
+from toplight_plugin.cli.ablation_report import ARMS, report
+from toplight_plugin.core.synthetic import make_sysu
+from toplight_plugin.core.synthetic_corpus import make_corpus, split_people, subset
+
+TOP_ARMS = {
+    "C_sp_generic": ["top.task_augs", "False", "top.identity", "id", "top.fake_domain", "False"],
+    "D_sp_idc": ["top.fake_domain", "False"],
+    "B_sp_top": [],
+}
+FIGURES = "figures.json"
+JSON_NAMES = {"typical": "top_ablation.json", "random": "top_ablation_general.json"}
+
+
+def _built(folder: Path, make) -> Path:
+    """``make(tmp)`` into a temporary folder renamed into place: a folder that exists is complete."""
+    if not folder.is_dir():
+        partial = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        make(partial)
+        os.replace(partial, folder)
+    return folder
+
+
+def _pretrained(save_dir: Path, artefact: str, config: str, overrides: list[str]) -> Path:
+    """One pretraining stage, skipped when its artefact exists, resumed from its last.pth when cut short."""
+    if not (save_dir / artefact).is_file():
+        pretrain_top.main(["--config-file", config, "--resume", *overrides, "data.save_dir", str(save_dir)])
+    return save_dir / artefact
+
+
+def _vi(save_dir: Path, vi_root: Path, seed: int, epochs: int, weights: Path | None, workers: int) -> dict:
+    """VI training with the recipe, tested at its end; the figures cached in ``save_dir/figures.json``."""
+    done = save_dir / FIGURES
+    if not done.is_file():
+        opts = ["data.root", str(vi_root), "train.seed", str(seed), "data.save_dir", str(save_dir),
+                "data.workers", str(workers), "train.max_epoch", str(epochs), "test.eval_freq", str(epochs),
+                "train.stepsize", str([round(epochs * 0.7), round(epochs * 0.85)]),
+                "model.load_weights", str(weights or "")]  # fmt: skip
+        engine = train_tool.main(["--config-file", "synthetic/mbv3s_baseline", "--resume", *opts])
+        figures = {}
+        for protocol, summary in engine.last_results.items():
+            mode = "all" if "all" in protocol else "indoor"
+            figures |= {f"{mode}_rank1": round(summary["rank1"], 2), f"{mode}_mAP": round(summary["mAP"], 2)}
+        done.write_text(json.dumps(figures, indent=1))
+    return json.loads(done.read_text())
+
+
+def run_seed(args, seed: int, colours: str) -> dict[str, dict]:
+    """Every stage of one seed and corpus kind; returns {arm: figures}."""
+    base, work = args.work / f"seed{seed}", args.work / f"seed{seed}" / colours
+    size = tuple(args.size)
+    vi_people, corpus_people = split_people(seed, args.vi_ids + args.test_ids, args.corpus_classes)
+    vi_root = _built(base / "vi", lambda root: make_sysu(
+        root, len(vi_people), (args.vi_ids - args.vi_ids // 10, args.vi_ids // 10, args.test_ids), 4, size, seed,
+        vi_people))  # fmt: skip
+    corpus = _built(work / "corpus", lambda root: make_corpus(
+        root, corpus_people, args.corpus_images, size, seed + 100, colours))  # fmt: skip
+    mini = _built(work / "mini", lambda root: subset(corpus, root, args.mini_images))
+    common = ["train.seed", str(seed), "data.workers", str(args.workers),
+              "data.height", str(size[0]), "data.width", str(size[1])]  # fmt: skip
+    sp = _pretrained(work / "sp", "sp.pth", "ablation/sp",
+                     [*common, "data.root", str(corpus), "train.max_epoch", str(args.sp_epochs)])  # fmt: skip
+    starts = {"E_scratch": None, "A_sp": sp}
+    for arm, switches in TOP_ARMS.items():
+        starts[arm] = _pretrained(work / arm / "top", "soup.pth", "ablation/top", [
+            *common, "data.root", str(mini), "model.load_weights", str(sp), "train.max_epoch", str(args.top_epochs),
+            *switches])  # fmt: skip
+    figures = {}
+    for arm in ARMS:  # E does not depend on the corpus: one run per seed
+        folder = base / arm if arm == "E_scratch" else work / arm / "vi"
+        figures[arm] = _vi(folder, vi_root, seed, args.vi_epochs, starts[arm], args.workers)
+        print(f"seed {seed}, {colours} corpus, {arm}: {figures[arm]}")
+    return figures
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--colours", nargs="+", choices=sorted(JSON_NAMES), default=["typical", "random"])
+    parser.add_argument("--work", type=Path, default=Path("output/top_ablation"), help="stages, cached")
+    parser.add_argument("--output", type=Path, default=None, help="where the JSON and PNG go (default: --work)")
+    parser.add_argument("--vi-ids", type=int, default=100, help="VI training identities")
+    parser.add_argument("--test-ids", type=int, default=60, help="held-out VI test identities")
+    parser.add_argument("--corpus-classes", type=int, default=300)
+    parser.add_argument("--corpus-images", type=int, default=12, help="images per class for SP")
+    parser.add_argument("--mini-images", type=int, default=4, help="images per class for TOP")
+    parser.add_argument("--sp-epochs", type=int, default=12)
+    parser.add_argument("--top-epochs", type=int, default=10)
+    parser.add_argument("--vi-epochs", type=int, default=20)
+    parser.add_argument("--size", type=int, nargs=2, default=[128, 64], metavar=("HEIGHT", "WIDTH"))
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.vi_ids < 10:
+        parser.error(f"--vi-ids {args.vi_ids}: at least 10 (a tenth of them form the SYSU-MM01 val split)")
+    output = args.output or args.work
+    results = {}
+    for colours in args.colours:
+        per_seed = {seed: run_seed(args, seed, colours) for seed in args.seeds}
+        results[colours] = {arm: {str(s): per_seed[s][arm] for s in args.seeds} for arm in ARMS}
+        output.mkdir(parents=True, exist_ok=True)
+        (output / JSON_NAMES[colours]).write_text(json.dumps(results[colours], indent=1) + "\n")
+    print(report(results, output / "top_ablation.png"))
+    return results
+
+
+if __name__ == "__main__":
+    main()
