@@ -147,7 +147,8 @@ def random_palette(rng: np.random.Generator) -> dict[str, np.ndarray]:
     top, legs = _contrasting(rng, 3, 0, 255, 60), _contrasting(rng, 3, 0, 255, 50)
     return {
         "top": top[0], "pattern": top[1], "cloth_legs": legs[0], "leg_stripes": legs[1],
-        "skin": rng.uniform([45, 30, 20], [250, 215, 190]), "bag": rng.uniform(0, 255, 3), "cap": rng.uniform(0, 255, 3),
+        "skin": rng.uniform([45, 30, 20], [250, 215, 190]), "bag": rng.uniform(0, 255, 3),
+        "cap": rng.uniform(0, 255, 3),
     }  # fmt: skip
 
 
