@@ -21,6 +21,9 @@ BUDGET = {  # appended to the documented arguments; later options win
                   "data.workers", "0", "test.eval_freq", "-1", "toplight.trials", "2"],
     "test": ["data.height", "64", "data.width", "32", "data.workers", "0", "toplight.trials", "2"],
     "demo": TRAIN,
+    "top_ablation": ["--seeds", "1", "--colours", "typical", "--vi-ids", "10", "--test-ids", "6",
+                     "--corpus-classes", "8", "--corpus-images", "8", "--mini-images", "4", "--sp-epochs", "1",
+                     "--top-epochs", "1", "--vi-epochs", "1", "--size", "64", "32", "--workers", "0"],
 }  # fmt: skip
 SHORTER = {"--pretrain-epochs": "1"}  # replaces the value where the document gives the option
 MAKE_DEMO = "make demo"
@@ -29,6 +32,7 @@ RUNS = {  # doc -> (the commands it says come first, a file its last block write
     "docs/data.md": ([], "data/small/SYSU-MM01/exp/test_id.txt", True),
     "docs/deploy.md": ([MAKE_DEMO], "output/demo/model.onnx", True),
     "docs/learning.md": ([], "docs/images/learning_curves.png", True),
+    "docs/pretraining.md": ([], "output/top-try/soup.pth", True),
     "docs/torchreid.md": ([MAKE_DEMO], "log/synthetic_mbv3s_tool/last.pth", True),
     # its commands name image files of the full seed-1 set, so it keeps every identity
     "docs/search.md": (

@@ -17,10 +17,10 @@ from toplight_plugin.core.data.images import list_images, read_image
 from toplight_plugin.core.top_augment import TaskOrientedAugment
 
 
-def show_augs(paths: list[Path], output: Path, size: int = 224, seed: int = 0) -> Path:
-    """One row per image: the source, then path 1 (colour) and path 2 (texture) views."""
+def show_augs(paths: list[Path], output: Path, size: tuple[int, int] = (224, 224), seed: int = 0) -> Path:
+    """One row per image: the source, then path 1 (colour) and path 2 (texture) views at ``size`` (height, width)."""
     torch.manual_seed(seed)
-    augment = TaskOrientedAugment(size, size, normalise=False)
+    augment = TaskOrientedAugment(*size, normalise=False)
     figure, axes = plt.subplots(len(paths), 3, figsize=(6, 2 * len(paths)), squeeze=False)
     for row, path in zip(axes, paths, strict=True):
         image = np.asarray(read_image(str(path)))
@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--images", type=Path, nargs="*", default=[])
     parser.add_argument("--folder", type=Path, default=None, help="take the first --count images under it")
     parser.add_argument("--count", type=int, default=4)
-    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--size", type=int, nargs="+", default=[224], metavar="PIXELS",
+                        help="the views' size: one number (square) or height and width")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=Path("output/augs.png"))
     args = parser.parse_args(argv)
@@ -45,8 +46,10 @@ def main(argv: list[str] | None = None) -> Path:
     if args.folder is not None:
         paths += list_images(args.folder)[: args.count]
     if not paths:
-        raise SystemExit("no images: give --images or --folder")
-    output = show_augs(paths, args.output, args.size, args.seed)
+        raise ValueError("no images: give --images or --folder")
+    if len(args.size) > 2:
+        parser.error(f"--size takes one or two numbers, got {len(args.size)}")
+    output = show_augs(paths, args.output, (args.size[0], args.size[-1]), args.seed)
     print(f"written to {output}")
     return output
 

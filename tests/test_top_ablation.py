@@ -1,0 +1,66 @@
+"""The synthetic TOP ablation end to end at toy size: every arm's stages, the JSON, the picture, the cache; and the
+corpus it pretrains on (distinct people, disjoint from the VI set, colours typical per class or drawn per image)."""
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from toplight_plugin.cli.ablation_report import ARMS
+from toplight_plugin.cli.top_ablation import main
+from toplight_plugin.core.synthetic_corpus import _combinations, make_corpus, split_people, subset
+
+TOY = ["--seeds", "1", "--colours", "typical", "--vi-ids", "10", "--test-ids", "6", "--corpus-classes", "8",
+       "--corpus-images", "8", "--mini-images", "4", "--sp-epochs", "1", "--top-epochs", "1", "--vi-epochs", "1",
+       "--size", "64", "32", "--workers", "0"]  # fmt: skip
+
+
+def test_people_are_distinct_and_the_vi_set_and_corpus_disjoint():
+    assert len(set(_combinations())) == len(_combinations()) == 2112
+    vi, corpus = split_people(4, 160, 300)
+
+    def key(p):
+        return round(p.width, 1), p.head > 0.09, p.torso > 0.32, p.pattern, p.cycles, p.shorts, p.legs_striped, \
+            p.cap, p.bag  # fmt: skip
+
+    keys = [key(p) for p in vi + corpus]
+    assert len(vi) == 160 and len(corpus) == 300 and len(set(keys)) == 460
+
+
+def _class_colour_spread(root, classes):
+    """Mean over classes of the spread (std over a class's images) of the torso's mean colour."""
+    spreads = []
+    for c in range(classes):
+        images = [np.asarray(Image.open(p), dtype=float) for p in sorted((root / f"class_{c:04d}").glob("*.jpg"))]
+        spreads.append(np.std([image[50:70, 28:36].mean(axis=(0, 1)) for image in images], axis=0).mean())
+    return float(np.mean(spreads))
+
+
+def test_typical_colours_stay_with_their_class_and_random_ones_do_not(tmp_path):
+    people = split_people(0, 6)[0]
+    typical = make_corpus(tmp_path / "typical", people, 8, (128, 64), seed=3, colours="typical")
+    random = make_corpus(tmp_path / "random", people, 8, (128, 64), seed=3, colours="random")
+    assert _class_colour_spread(typical, 6) * 2 < _class_colour_spread(random, 6)
+    mini = subset(typical, tmp_path / "mini", 3)
+    assert sorted(p.name for p in (mini / "class_0005").iterdir()) == ["000.jpg", "001.jpg", "002.jpg"]
+
+
+def test_the_ablation_runs_every_arm_and_reuses_its_stages(tmp_path, capsys):
+    results = main([*TOY, "--work", str(tmp_path / "work")])["typical"]
+    written = json.loads((tmp_path / "work" / "top_ablation.json").read_text())
+    assert written == results and set(written) == set(ARMS)
+    for arm in ARMS:
+        figures = written[arm]["1"]
+        assert set(figures) == {"all_rank1", "all_mAP", "indoor_rank1", "indoor_mAP"}
+        assert all(0 <= v <= 100 for v in figures.values())
+    seed = tmp_path / "work" / "seed1"
+    assert (seed / "typical" / "sp" / "sp.pth").is_file() and (seed / "E_scratch" / "figures.json").is_file()
+    for arm in ("C_sp_generic", "D_sp_idc", "B_sp_top"):
+        assert (seed / "typical" / arm / "top" / "soup.pth").is_file()
+    with Image.open(tmp_path / "work" / "top_ablation.png") as picture:
+        assert picture.format == "PNG"
+    capsys.readouterr()
+    stamps = {p: p.stat().st_mtime_ns for p in seed.rglob("*.pth")}
+    assert main([*TOY, "--work", str(tmp_path / "work")])["typical"] == results  # every stage from its cache
+    assert {p: p.stat().st_mtime_ns for p in seed.rglob("*.pth")} == stamps
+    assert "B_sp_top - A_sp (all_rank1): mean" in capsys.readouterr().out
