@@ -3,7 +3,8 @@ identities at 128 x 64, identity only in the geometry both modalities share), ch
 measured through the published protocol, a TOPLight model trained with the from-scratch recipe
 (configs/synthetic/mbv3s_baseline.yaml) through torchreid's engine, its figures beside theirs, and a picture of
 ranked search results of the trained model. ``--pretrain-epochs N`` starts VI training from a TOP soup instead.
-Every step and figure is explained in docs/learning.md.
+Every step and figure is explained in docs/learning.md. A demo run replaces the previous one's checkpoints
+(``--overwrite``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from toplight_plugin.cli import search as search_tool
 from toplight_plugin.cli import train as train_tool
 from toplight_plugin.cli.overrides import add_overrides, parse
 from toplight_plugin.cli.pretrain_top import pretrain
+from toplight_plugin.core import run_folder
 from toplight_plugin.core.data import sysu_mm01
 from toplight_plugin.core.matchers import CHANCE, matcher_extractor
 from toplight_plugin.core.pretrain import get_default_config
@@ -44,6 +46,7 @@ def top_soup(data: Path, save_dir: Path, epochs: int, cfg, classes: int = 64) ->
         "data.save_dir", str(save_dir), "train.batch_size", "32", "train.max_epoch", str(epochs), "train.lr", "0.003",
         "train.seed", str(cfg.train.seed),
     ], defaults=get_default_config)  # fmt: skip
+    run_folder.clear(save_dir)  # a demo replaces the previous demo's pretraining
     return pretrain(top)
 
 
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
         options += ["model.load_weights", str(soup)]
     for stale in args.output.glob("events.out.tfevents.*"):  # a previous demo's curves would mix with this one's
         stale.unlink()
-    engine = train_tool.main(["--config-file", str(args.config_file), *options])
+    engine = train_tool.main(["--config-file", str(args.config_file), "--overwrite", *options])
     rows[f"{cfg.model.name}, trained ({args.config_file.name})"] = engine.last_results
     print("\n" + comparison_table(rows))
     picture = search_picture(root, args.output, args.picture or args.output / "search.png", args.config_file, options)

@@ -15,6 +15,7 @@ from pathlib import Path
 from toplight_plugin.cli.model_args import add_model_arguments, model_from_args
 from toplight_plugin.cli.overrides import parse
 from toplight_plugin.core.export import export_onnx, parity
+from toplight_plugin.core.run_folder import refuse_own_input
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -24,9 +25,11 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--tolerance", type=float, default=1e-4, help="largest accepted |onnxruntime - PyTorch|")
     add_model_arguments(parser)
     args = parse(parser, argv)
+    refuse_own_input(args.output, {"--weights": args.weights, "--config-file": args.config_file})
     model, cfg = model_from_args(args)
     height, width = cfg.data.height, cfg.data.width
-    meta = {"model": cfg.model.name, "weights": str(args.weights), "modality": "0 visible, 1 infrared"}
+    weights = str(args.weights or cfg.model.load_weights)  # "" tells toplight-search the graph is untrained
+    meta = {"model": cfg.model.name, "weights": weights, "modality": "0 visible, 1 infrared"}
     norm = dict(mean=tuple(cfg.data.norm_mean), std=tuple(cfg.data.norm_std))  # the training config's, inside
     export_onnx(model, args.output, height, width, meta, args.opset, **norm)
     diff = parity(model, args.output, height, width, **norm)

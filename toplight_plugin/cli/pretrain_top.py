@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from toplight_plugin.cli.overrides import add_overrides, parse
 from toplight_plugin.cli.soup import soup_file
-from toplight_plugin.cli.textlog import text_log
+from toplight_plugin.cli.textlog import run_log
 from toplight_plugin.core import checkpoint
 from toplight_plugin.core.pretrain import PairedImageFolder, build_stage, get_default_config
 from toplight_plugin.core.seeding import seed_epoch
@@ -37,7 +37,7 @@ def pretrain(cfg, resume: bool = False) -> Path:
     """Run the configured pretraining, its console lines also in ``<save_dir>/pretrain.log-<time>``; returns the
     path of the soup (TOP) or of the library weights (SP)."""
     distributed.init_from_env()
-    with text_log(cfg.data.save_dir, "pretrain") if distributed.is_main() else nullcontext():
+    with run_log(cfg.data.save_dir, "pretrain", resume) if distributed.is_main() else nullcontext():
         return _pretrain(cfg, resume)
 
 
@@ -49,9 +49,6 @@ def _pretrain(cfg, resume: bool) -> Path:
         raise ValueError(f"top.amp must be off, bf16 or fp16, got {cfg.top.amp!r}")
     amp = AMP.get(cfg.top.amp) if device.type == "cuda" else None
     save_dir = Path(cfg.data.save_dir)
-    if main_rank:
-        save_dir.mkdir(parents=True, exist_ok=True)
-        (save_dir / "config.yaml").write_text(cfg.dump())
     sp = cfg.stage == "sp"
     augment = TaskOrientedAugment(cfg.data.height, cfg.data.width, task_oriented=cfg.top.task_augs and not sp,
                                   mean=tuple(cfg.data.norm_mean), std=tuple(cfg.data.norm_std),
@@ -64,6 +61,9 @@ def _pretrain(cfg, resume: bool) -> Path:
             f"train.batch_size {cfg.train.batch_size}: no full batch, so no training step; lower train.batch_size"
         )
     top = build_stage(cfg, len(dataset.classes)).to(device)  # unwrapped: what checkpoints hold
+    if main_rank:  # once the data and model are built: a run that fails before leaves the folder as it was
+        save_dir.mkdir(parents=True, exist_ok=True)
+        (save_dir / "config.yaml").write_text(cfg.dump())
     model = top
     if distributed.active():
         ids = [device.index] if device.type == "cuda" else None

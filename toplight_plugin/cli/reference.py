@@ -2,6 +2,9 @@
 TOPLight model's learning is measured against (docs/learning.md).
 
     toplight-reference --config-file configs/synthetic/osnet_reference.yaml [KEY VALUE ...]
+
+Like ``toplight-train`` it holds ``data.save_dir`` while it runs and refuses a folder that holds another run's
+checkpoints or results unless ``--overwrite``; it has no ``--resume`` or ``--weights``.
 """
 
 from __future__ import annotations
@@ -11,18 +14,30 @@ from pathlib import Path
 import torch
 
 from toplight_plugin.cli.train import parse
+from toplight_plugin.core import run_folder
 from toplight_plugin.hosts.torchreid.config import load_config
 from toplight_plugin.hosts.torchreid.reference import build_reference
 
 
 def main(argv: list[str] | None = None):
     args = parse(argv, __doc__)
+    if args.resume or args.weights:
+        raise ValueError(f"{'--resume' if args.resume else '--weights'}: toplight-reference trains torchreid's "
+                         "model from its own initialisation and does not continue or load a checkpoint")  # fmt: skip
     cfg = load_config(args.config_file, args.opts)
     torch.manual_seed(cfg.train.seed)
     save_dir = Path(cfg.data.save_dir)
-    save_dir.mkdir(parents=True, exist_ok=True)
-    (save_dir / "config.yaml").write_text(cfg.dump())
+    with run_folder.locked(save_dir):
+        run_folder.refuse_fresh_run(save_dir, resume=False, overwrite=args.overwrite)
+        return _train(cfg, save_dir, args.overwrite)
+
+
+def _train(cfg, save_dir: Path, overwrite: bool):
+    """Build first, then replace the old run's files (``--overwrite``) and write config.yaml."""
     engine = build_reference(cfg)
+    for old in run_folder.clear(save_dir) if overwrite else []:
+        print(f"--overwrite: removed {old}")
+    run_folder.write_config(save_dir, cfg.dump())
     engine.run(save_dir=str(save_dir), max_epoch=cfg.train.max_epoch, print_freq=cfg.train.print_freq,
                eval_freq=cfg.test.eval_freq, start_eval=cfg.test.start_eval)  # fmt: skip
     return engine

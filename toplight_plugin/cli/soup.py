@@ -11,11 +11,14 @@ import argparse
 from pathlib import Path
 
 from toplight_plugin.core.checkpoint import atomic_save
+from toplight_plugin.core.run_folder import refuse_own_input
 from toplight_plugin.core.soup import uniform_soup
 from toplight_plugin.core.weights import load_state_dict_file
 
 
 def soup_file(source: str | Path, target: str | Path) -> Path:
+    """Write the soup of ``source`` to ``target``, never over ``source`` itself (the resumable checkpoint)."""
+    refuse_own_input(target, {"--input": source})
     state = uniform_soup(load_state_dict_file(source))
     return atomic_save({"state_dict": state}, target)
 

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from toplight_plugin.cli.overrides import add_overrides, parse
-from toplight_plugin.cli.textlog import text_log
-from toplight_plugin.cli.train import run
+from toplight_plugin.cli.train import run, session
 from toplight_plugin.core import checkpoint
 from toplight_plugin.hosts.torchreid.config import load_config
 
@@ -52,6 +51,7 @@ def main(argv: list[str] | None = None) -> dict[int, dict]:
     parser.add_argument("--config-file", required=True, help="a config path or shipped name")
     parser.add_argument("--splits", type=split_ids, default=list(range(10)), help="data.split_id values, e.g. 0,3")
     parser.add_argument("--test-only", action="store_true", help="test <save_dir>/split-<k>/last.pth, train nothing")
+    parser.add_argument("--overwrite", action="store_true", help="train afresh over the splits already trained there")
     add_overrides(parser, "data.height 256 (for every split)")
     args = parse(parser, argv)
     base = Path(load_config(args.config_file, args.opts).data.save_dir)
@@ -60,13 +60,13 @@ def main(argv: list[str] | None = None) -> dict[int, dict]:
         opts = [*args.opts, "data.split_id", str(k), "data.save_dir", str(base / f"split-{k}")]
         if not args.test_only:
             cfg = load_config(args.config_file, opts)
-            with text_log(cfg.data.save_dir, "train"):
-                run(cfg)
+            with session(cfg, overwrite=args.overwrite):
+                run(cfg, overwrite=args.overwrite)
         cfg = load_config(args.config_file, [*opts, "test.evaluate", "True"])
         weights = checkpoint.newest(cfg.data.save_dir)
         if weights is None:
             raise FileNotFoundError(f"split {k}: no checkpoint in {cfg.data.save_dir} (train it, without --test-only)")
-        with text_log(cfg.data.save_dir, "test"):
+        with session(cfg, str(weights)):
             per_split[k] = run(cfg, str(weights)).last_results
     text = table(per_split)
     (base / "splits.md").write_text(text + "\n")

@@ -5,15 +5,16 @@
 SYSU-MM01: all and indoor search over ``toplight.trials`` gallery trials; RegDB: the trial of ``data.split_id``
 in both directions; faces: rank-1 and VR at FAR 1 % / 0.1 %. Written to ``<data.save_dir>/results.json`` (percent)
 and, with everything printed, to torchreid's text log ``<data.save_dir>/test.log-<time>``. The same as
-``toplight-train ... test.evaluate True``.
+``toplight-train ... test.evaluate True``. A ``results.json`` already in ``data.save_dir`` is replaced only when the
+folder is that of ``--weights`` (the run's own figures) or with ``--overwrite``; a ``config.yaml`` already there,
+the config of the run that made the folder, is kept.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from toplight_plugin.cli.textlog import text_log
-from toplight_plugin.cli.train import parse, run
+from toplight_plugin.cli.train import parse, run, session
 from toplight_plugin.hosts.torchreid.config import load_config
 
 COLUMNS = ("rank1", "rank10", "rank20", "mAP", "mINP")
@@ -37,12 +38,14 @@ def format_results(results: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     args = parse(argv, __doc__)
     if not args.weights:
-        raise SystemExit("--weights is required: the checkpoint to evaluate")
+        raise ValueError("--weights is required: the checkpoint to evaluate")
     if not Path(args.weights).is_file():
-        raise SystemExit(f"--weights {args.weights}: no such file")
+        raise FileNotFoundError(f"--weights {args.weights}: no such file")
+    if args.resume:
+        raise ValueError("--resume continues a training; toplight-test only evaluates --weights")
     cfg = load_config(args.config_file, [*args.opts, "test.evaluate", "True"])
-    with text_log(cfg.data.save_dir, "test"):
-        engine = run(cfg, args.weights)
+    with session(cfg, args.weights, args.overwrite):
+        engine = run(cfg, args.weights, args.overwrite)
         print(format_results(engine.last_results))
         print(f"written to {Path(cfg.data.save_dir) / 'results.json'}")
     return engine.last_results

@@ -1,5 +1,6 @@
 """The text log torchreid's scripts write: everything printed also goes to ``<save_dir>/<kind>.log-<time>``, the
-name and format its ``tools/parse_test_res.py`` reads (``test.log*``, one folder per split)."""
+name and format its ``tools/parse_test_res.py`` reads (``test.log*``, one folder per split); opened by a training
+once it holds its folder."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import contextlib
 import sys
 import time
 from pathlib import Path
+
+from toplight_plugin.core import run_folder
 
 
 class _Tee:
@@ -33,3 +36,13 @@ def text_log(save_dir: str | Path, kind: str):
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as log, contextlib.redirect_stdout(_Tee(sys.stdout, log)):
         yield path
+
+
+@contextlib.contextmanager
+def run_log(save_dir: str | Path, kind: str, resume: bool, overwrite: bool = False):
+    """A training's hold on ``save_dir``: its lock, then the refusal to start afresh over another run's files
+    (run_folder), then the text log; the lock is released when the run ends."""
+    with run_folder.locked(save_dir):
+        run_folder.refuse_fresh_run(save_dir, resume, overwrite)
+        with text_log(save_dir, kind) as path:
+            yield path
