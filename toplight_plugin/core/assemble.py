@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from .checkpoint import non_finite
 from .dual_path import DualPathNet
 from .fdr import FDR
 from .heads import ReIDNet
@@ -112,7 +113,7 @@ def load_own_checkpoint(model: ReIDNet, state: dict[str, torch.Tensor], source: 
             f"{source}: does not cover {len(refused)} model tensors ({key} is {problem}); to start them afresh "
             f"on purpose, name them: model.allow_missing {prefixes}"
         )
-    broken = [k for k in sorted(kept) if state[k].is_floating_point() and not torch.isfinite(state[k]).all()]
+    broken = non_finite({k: state[k] for k in kept})
     if broken:
         raise ValueError(f"{source}: {len(broken)} tensors hold NaN or inf values (e.g. {broken[0]}): the run that "
                          "wrote it diverged; use an earlier checkpoint of that run")  # fmt: skip

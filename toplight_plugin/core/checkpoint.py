@@ -93,17 +93,60 @@ def newest(folder: str | Path) -> Path | None:
     return epochs[-1] if epochs else None
 
 
+def non_finite(state: dict[str, torch.Tensor]) -> list[str]:
+    """The floating-point tensors of ``state`` holding NaN or inf, sorted."""
+    return sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
+
+
+RESUMABLE = ("state_dict", "epoch", "optimizer", "scheduler")
+
+
+def check_resumable(state, model: torch.nn.Module, path: str | Path) -> None:
+    """What ``--weights`` checks, for ``--resume``: a training checkpoint of this very model (same tensors and
+    shapes, so the same model options and number of identities) with finite weights; one line naming the file."""
+    lacking = [k for k in RESUMABLE if not isinstance(state, dict) or k not in state]
+    if lacking:
+        raise ValueError(f"{path}: not a training checkpoint (no {lacking[0]!r}); --resume continues from the "
+                         "last.pth / epoch-N.pth of a training, --weights starts a fresh run from other weights")
+    weights, own = state["state_dict"], model.state_dict()
+    missing, unknown = [k for k in own if k not in weights], [k for k in weights if k not in own]
+    if missing or unknown:
+        example = (missing or unknown)[0]
+        raise ValueError(f"{path}: written for another model ({len(missing)} of this model's tensors missing, "
+                         f"{len(unknown)} unknown, e.g. {example}); resume with the config it was trained with "
+                         "(config.yaml beside it)")  # fmt: skip
+    shape = [k for k in own if weights[k].shape != own[k].shape]
+    if shape:
+        key = shape[0]
+        raise ValueError(f"{path}: {key} has shape {tuple(weights[key].shape)}, the model {tuple(own[key].shape)} "
+                         "(another number of identities or other model options); resume with the data and config "
+                         "it was trained with")  # fmt: skip
+    broken = non_finite(weights)
+    if broken:
+        raise ValueError(f"{path}: {len(broken)} tensors hold NaN or inf values (e.g. {broken[0]}): the run that "
+                         "wrote it diverged; continue from an earlier epoch-N.pth with model.resume PATH")  # fmt: skip
+
+
 def stop_if_diverged(
-    loss: torch.Tensor, run: str, epoch: int, batch: int, folder: Path, advice: str, finite: bool | None = None
-) -> None:
+    loss: torch.Tensor, run: str, epoch: int, batch: int, folder: Path, advice: str, finite: bool | None = None,
+    loaded: Path | None = None,
+) -> None:  # fmt: skip
     """Raise on a non-finite loss; called before the optimizer step, so no NaN weight reaches a checkpoint.
     ``finite``: the verdict of every process of a distributed run, so that all of them stop, not only the one whose
-    loss broke while the others wait for its gradients."""
+    loss broke while the others wait for its gradients. ``loaded``: the checkpoint the run resumed from, while it
+    has written none since: continuing from it again would replay the same batches."""
     if finite is None:
         finite = bool(torch.isfinite(loss))
     if not finite:
         found = f"loss {loss.item()}" if not torch.isfinite(loss) else "a non-finite loss in another process"
+        good = newest(folder)
+        if loaded is not None:
+            kept = f"no checkpoint was written since resuming from {loaded}, and resuming again replays its batches"
+        elif good is not None:
+            kept = f"the last good checkpoint is {good}"
+        else:
+            kept = "no checkpoint was written yet"
         raise FloatingPointError(
-            f"{run} diverged: {found} at epoch {epoch}, batch {batch}; stopped before updating the "
-            f"weights, the last good checkpoint is {Path(folder) / LAST} ({advice})"
+            f"{run} diverged: {found} at epoch {epoch}, batch {batch}; stopped before updating the weights, {kept} "
+            f"({advice})"
         )

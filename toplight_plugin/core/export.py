@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from .dual_path import DualPathNet
 from .heads import ReIDNet
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
+from .weights import text_instead_of_binary
 
 INPUTS, OUTPUT = ("images", "modality"), "features"
 
@@ -79,10 +80,29 @@ def export_onnx(model: ReIDNet, path: str | Path, height: int, width: int, metad
     return path
 
 
+def check_onnx(path: str | Path) -> None:
+    """One line instead of onnxruntime's traceback for a file that is not an ONNX model (missing, text, a git-LFS
+    pointer, a PyTorch checkpoint, an invalid graph)."""
+    import onnx
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such ONNX file")
+    why = text_instead_of_binary(path)
+    if why:
+        raise ValueError(f"{path}: not an ONNX model: {why}")
+    try:
+        onnx.checker.check_model(str(path))
+    except onnx.checker.ValidationError as err:
+        reason = str(err).strip().splitlines()[0]
+        raise ValueError(f"{path}: not a valid ONNX model ({reason})") from None
+
+
 def onnx_session(path: str | Path, threads: int = 0, profile_prefix: str = ""):
-    """An onnxruntime CPU session; ``threads`` > 0 pins its intra-op pool (inter-op runs sequentially);
-    ``profile_prefix`` turns on onnxruntime's per-node profiling into files starting with it."""
+    """An onnxruntime CPU session of a checked file (check_onnx); ``threads`` > 0 pins its intra-op pool (inter-op
+    runs sequentially); ``profile_prefix`` turns on onnxruntime's per-node profiling into files starting with it."""
     import onnxruntime as ort
+
+    check_onnx(path)
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -10,19 +11,47 @@ import torch
 _WRAPPER_KEYS = ("state_dict", "model")
 
 
+def text_instead_of_binary(path: str | Path) -> str | None:
+    """Why ``path`` is plainly not a binary model file (empty, a git-LFS pointer, an HTML page, other text), or
+    None: what a failed download or a clone without ``git lfs pull`` leaves where the weights should be."""
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    if not head:
+        return "it is empty (0 bytes)"
+    if head.startswith(b"version https://git-lfs"):
+        return "it is a git-LFS pointer, not the file itself (fetch it with git lfs pull)"
+    if b"<html" in head.lower() or head.lstrip().lower().startswith(b"<!doctype"):
+        return "it is an HTML page (a download that saved a web page instead of the file)"
+    try:
+        text = head.decode()
+    except UnicodeDecodeError:
+        return None
+    if all(c.isprintable() or c in "\t\n\r" for c in text):  # no control bytes: not a zip or a pickle
+        return f"it is a text file starting {(text.strip().splitlines() or [''])[0][:40]!r}"
+    return None
+
+
 def safe_load(path: str | Path):
-    """``torch.load`` with ``weights_only=True``: a file holding pickled objects other than tensors and plain types
-    is refused with one line (never with torch's advice to retry unsafely), an unreadable one named."""
+    """``torch.load`` with ``weights_only=True``: a file that is not a PyTorch file at all (text, an LFS pointer, a
+    web page, another format) and one holding pickled objects other than tensors and plain types are told apart,
+    each refused with one line (never with torch's advice to retry unsafely)."""
+    why = text_instead_of_binary(path)
+    if why:
+        raise ValueError(f"{path}: not a PyTorch weights file: {why}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        reason = str(err).strip().splitlines()[-1]
+        found = re.search(r"GLOBAL ([\w.]+)|(Trying to call reduce .*)", str(err))
+        if found is None:  # "Unsupported operand": not a pickle stream torch can read
+            raise ValueError(f"{path}: not a PyTorch weights file (neither the zip format of torch.save nor a "
+                             "readable pickle)") from None  # fmt: skip
         raise ValueError(
             f"{path}: refused to load: it holds pickled objects other than tensors and plain "
-            f"types ({reason}). Re-save it with torch.save(model.state_dict(), file)."
+            f"types ({found.group(1) or found.group(2)}). Re-save it with torch.save(model.state_dict(), file)."
         ) from None
-    except (RuntimeError, EOFError) as err:
-        raise ValueError(f"{path}: not a readable PyTorch weights file ({err})") from None
+    except (RuntimeError, EOFError, KeyError, IndexError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable PyTorch weights file ({type(err).__name__}: "
+                         f"{str(err).strip()[:200]})") from None  # fmt: skip
 
 
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:

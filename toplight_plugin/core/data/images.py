@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from toplight_plugin.core.data.records import Record
 
@@ -38,10 +38,12 @@ def list_images(source: str | Path) -> list[Path]:
 
 
 def read_image(path: str) -> Image.Image:
-    """The image as 8-bit RGB (infrared images are stored with three equal channels or as grayscale). 16-bit
-    grayscale, as thermal sensors write it, is scaled from its full range to 0-255 rather than clipped at 255."""
+    """The image as 8-bit RGB (infrared images are stored with three equal channels or as grayscale), upright as
+    its EXIF orientation says (a phone's JPEG stored sideways is shown upright by every viewer). 16-bit grayscale,
+    as thermal sensors write it, is scaled from its full range to 0-255 rather than clipped at 255."""
     try:
         with Image.open(path) as image:
+            ImageOps.exif_transpose(image, in_place=True)
             if image.mode in HIGH_BIT_DEPTH:
                 scaled = np.asarray(image, dtype=np.float64) * (255 / HIGH_BIT_DEPTH[image.mode])
                 return Image.fromarray(np.clip(scaled.round(), 0, 255).astype(np.uint8)).convert("RGB")

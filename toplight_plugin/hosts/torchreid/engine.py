@@ -111,6 +111,7 @@ class VIEngine(compat.torchreid().engine.Engine):
             raise ValueError(f"toplight.checkpoint_every must be at least 1 (epochs), got {checkpoint_every}")
         self.checkpoint_every, self.protocol = checkpoint_every, protocol or ProtocolOptions()
         self.keep_last = keep_last  # epoch-N.pth files kept (0: all)
+        self.loaded = None  # the checkpoint resumed from, until the next one is written
         self.max_epoch = 0
         if self.train_loader is not None:
             self.train_loader = ProgressLoader(self.train_loader, self)
@@ -134,7 +135,7 @@ class VIEngine(compat.torchreid().engine.Engine):
         checkpoint.stop_if_diverged(
             losses["loss"], "training", self.epoch + 1, self.batch_idx + 1, self.save_dir,
             "lower train.lr or raise toplight.warmup_epochs and start again: a resume keeps the saved schedule",
-            finite=distributed.all_finite(losses["loss"]),
+            finite=distributed.all_finite(losses["loss"]), loaded=self.loaded,
         )  # fmt: skip
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
@@ -173,15 +174,19 @@ class VIEngine(compat.torchreid().engine.Engine):
         path = checkpoint.atomic_save(state, Path(save_dir) / f"epoch-{epoch + 1}.pth")
         checkpoint.atomic_save(state, Path(save_dir) / checkpoint.LAST)
         checkpoint.keep_last(save_dir, self.keep_last)
+        self.loaded = None
         return path
 
     def resume(self, path: str | Path) -> int:
-        """Load model, optimizer, scheduler and scaler state; returns the epoch to start from."""
+        """Load model, optimizer, scheduler and scaler state, checked as ``--weights`` are; returns the epoch to
+        start from."""
         state = checkpoint.load(path)
+        checkpoint.check_resumable(state, self.net, path)
         self.net.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
+        self.loaded = Path(path)
         return int(state["epoch"])
 
     # -- evaluation ----------------------------------------------------------------------------------------------

@@ -34,6 +34,12 @@ def build_cross_modality_sampler(data_source, batch_size: int, num_instances: in
             f"{NAME}: train.batch_size ({batch_size}) must be a multiple of 2 x sampler.num_instances "
             f"({2 * num_instances}): each identity brings num_instances visible and num_instances infrared images"
         )
+    if batch_size < 4 * num_instances:
+        raise ValueError(
+            f"{NAME}: train.batch_size {batch_size} with sampler.num_instances {num_instances} holds one identity "
+            f"per batch, so the triplet loss has no negatives: at least two identities are needed, train.batch_size "
+            f"{4 * num_instances} or more (a multiple of {2 * num_instances})"
+        )
     pids = [item[1] for item in data_source]
     return CrossModalityPKSampler(
         pids, modalities, batch_size // (2 * num_instances), num_instances, seed=torch.initial_seed() % 2**63
