@@ -6,13 +6,16 @@
 Each row of ``results.png`` is a query followed by its top-k gallery images with their distances
 (1 - cosine similarity); when identities are known from the folders (``<id>/<image>``), correct matches are
 framed green and wrong ones red. ``results.json`` holds the same lists. The gallery is visible and the queries
-infrared unless ``--gallery-modality`` says otherwise.
+infrared unless ``--gallery-modality`` says otherwise. As evaluation does, it warns when the model has random weights,
+when the distances tie, and when images searched as infrared have colour; ``--output`` may not be a training or test
+run's folder, whose results.json it would replace.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from pathlib import Path
 
 from tqdm import tqdm
@@ -23,7 +26,8 @@ from toplight_plugin.cli.overrides import parse
 from toplight_plugin.core.data.images import list_images, read_image
 from toplight_plugin.core.dual_path import INFRARED, VISIBLE
 from toplight_plugin.core.embedder import OnnxEmbedder, TorchEmbedder
-from toplight_plugin.core.search import GalleryIndex, Ranking, rank
+from toplight_plugin.core.run_folder import refuse_run_folder
+from toplight_plugin.core.search import GalleryIndex, Ranking, rank, tie_warning
 
 MODALITIES = {"visible": VISIBLE, "infrared": INFRARED}
 
@@ -56,6 +60,12 @@ def plot_rankings(rankings: list[Ranking], output: Path, query_modality: str) ->
     return save_png(figure, output)
 
 
+def caution(message: str) -> None:
+    """A warning about the results, as evaluation gives them: on the console and as a Python warning."""
+    print(f"** {message}")
+    warnings.warn(message, stacklevel=2)
+
+
 def positive(text: str) -> int:
     """An argparse type: an integer of at least 1."""
     value = int(text)
@@ -75,19 +85,34 @@ def main(argv: list[str] | None = None) -> list[Ranking]:
     parser.add_argument("--output", type=Path, default=Path("output/search"), help="folder for results.png/.json")
     add_model_arguments(parser)
     args = parse(parser, argv)
+    refuse_run_folder(args.output, "results.json and results.png")
     if args.onnx:
         embedder = OnnxEmbedder(args.onnx)
+        if embedder.metadata.get("weights") == "":
+            caution(f"{args.onnx} was exported without weights (its metadata names none): the ranking is that of "
+                    "a random network; export the trained checkpoint with toplight-export --weights")  # fmt: skip
     else:
         model, cfg = model_from_args(args)
         embedder = TorchEmbedder(model, cfg.data.height, cfg.data.width, cfg.data.norm_mean, cfg.data.norm_std)
+        if not (args.weights or cfg.model.load_weights):
+            caution("no --weights: the model has random weights, so the ranking means nothing; give the trained "
+                    "checkpoint with --weights")  # fmt: skip
     gallery_modality = MODALITIES[args.gallery_modality]
     query_modality = next(name for name, code in MODALITIES.items() if code != gallery_modality)
     gallery = [p for source in args.gallery for p in list_images(source)]
     queries = [p for source in args.query for p in list_images(source)]
+    coloured = []
     with tqdm(total=len(gallery), desc="indexing gallery", unit="img") as bar:
-        index = GalleryIndex(embedder.embed_files(gallery, gallery_modality, args.batch_size, progress=bar))
-    query_features = embedder.embed_files(queries, MODALITIES[query_modality], args.batch_size)
-    rankings = rank(queries, query_features, gallery, index, args.top_k)
+        gallery_features = embedder.embed_files(gallery, gallery_modality, args.batch_size, bar, coloured)
+    query_features = embedder.embed_files(queries, MODALITIES[query_modality], args.batch_size, coloured=coloured)
+    if coloured:
+        caution(f"{len(coloured)} image(s) searched as infrared have colour (their channels differ), e.g. "
+                f"{coloured[0]}: a visible image through the infrared stem ranks wrongly; check --gallery-modality "
+                "and the folders given")  # fmt: skip
+    ties = tie_warning(query_features, gallery_features)
+    if ties:
+        caution(ties)
+    rankings = rank(queries, query_features, gallery, GalleryIndex(gallery_features), args.top_k)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "results.json").write_text(json.dumps([r.to_json() for r in rankings], indent=1))
     plot_rankings(rankings, args.output / "results.png", query_modality)

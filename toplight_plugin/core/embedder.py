@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .data.images import read_image
+from .dual_path import INFRARED
 from .export import FeatureGraph, onnx_features, onnx_session
 from .heads import ReIDNet
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
@@ -21,6 +22,14 @@ def load_batch(paths: list[str | Path], height: int, width: int) -> np.ndarray:
     return np.stack([resize(image=np.asarray(read_image(str(p))))["image"].transpose(2, 0, 1) for p in paths]).astype(
         np.float32
     ) / np.float32(255)
+
+
+COLOUR = 0.02  # mean |max - min channel| of an image in [0, 1]: above it, not the grey an infrared camera writes
+
+
+def coloured_images(images: np.ndarray) -> np.ndarray:
+    """Per image of a batch (N x 3 x H x W in [0, 1]): whether its channels differ (a visible image, not infrared)."""
+    return (images.max(axis=1) - images.min(axis=1)).mean(axis=(1, 2)) > COLOUR
 
 
 class Embedder(abc.ABC):
@@ -36,12 +45,17 @@ class Embedder(abc.ABC):
     def __call__(self, images: np.ndarray, modality: int) -> np.ndarray:
         return self.run(images, np.full(len(images), modality, dtype=np.int64))
 
-    def embed_files(self, paths: list[str | Path], modality: int, batch_size: int = 32, progress=None) -> np.ndarray:
-        """Features of ``paths`` in order; ``progress`` (a tqdm bar) is advanced per image."""
+    def embed_files(self, paths: list[str | Path], modality: int, batch_size: int = 32, progress=None,
+                    coloured: list | None = None) -> np.ndarray:  # fmt: skip
+        """Features of ``paths`` in order; ``progress`` (a tqdm bar) is advanced per image. Images given as infrared
+        whose channels differ (visible ones, most likely) are appended to ``coloured`` when it is a list."""
         chunks = []
         for start in range(0, len(paths), batch_size):
             part = paths[start : start + batch_size]
-            chunks.append(self(load_batch(part, self.height, self.width), modality))
+            images = load_batch(part, self.height, self.width)
+            if coloured is not None and modality == INFRARED:
+                coloured += [path for path, flag in zip(part, coloured_images(images), strict=True) if flag]
+            chunks.append(self(images, modality))
             if progress is not None:
                 progress.update(len(part))
         return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
@@ -63,7 +77,7 @@ class OnnxEmbedder(Embedder):
 
     def __init__(self, path: str | Path, threads: int = 0):
         self.session = onnx_session(path, threads)
-        meta = self.session.get_modelmeta().custom_metadata_map
+        self.metadata = meta = self.session.get_modelmeta().custom_metadata_map
         if "height" not in meta or "width" not in meta:
             raise ValueError(f"{path}: no input size in its metadata; export it with toplight-export")
         self.height, self.width = int(meta["height"]), int(meta["width"])

@@ -14,6 +14,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .evaluation.distances import ROUNDING, FeatureDistances, largest_spread
+
 
 def identities(paths: list[Path]) -> list[str] | None:
     """Each image's folder name, or None when the images do not come in at least two folders."""
@@ -48,6 +50,19 @@ def _check_finite(features: np.ndarray, what: str) -> None:
     bad = ~np.isfinite(features).all(axis=1)
     if bad.any():
         raise ValueError(f"{int(bad.sum())} {what} feature(s) not finite (NaN or inf), first row {int(bad.argmax())}")
+
+
+def tie_warning(query_features: np.ndarray, gallery_features: np.ndarray) -> str | None:
+    """What evaluation says of features that tie (protocols.refuse_ties), for a search, which still shows its
+    ranking: None when the distances differ by more than float32 rounding."""
+    spread = largest_spread(FeatureDistances(query_features, gallery_features))
+    if spread == 0:
+        return ("every query is at the same distance from every gallery image (the features do not differ): the "
+                "order is the gallery's, not a match")  # fmt: skip
+    if spread <= ROUNDING:
+        return (f"the gallery distances of every query differ by less than {ROUNDING:g} (float32 rounding): the "
+                "features barely differ, so the order is rounding noise")  # fmt: skip
+    return None
 
 
 @dataclass
