@@ -1,21 +1,38 @@
 """What the console scripts and ``tools/*.py`` run: a tool's ``main`` (which returns its results to Python
 callers), exit status 0 on success, and a user's mistake (a bad path, config key or value) as one line on stderr
-with exit status 2 instead of a traceback. ``TOPLIGHT_TRACEBACK=1`` shows the traceback."""
+with exit status 2 instead of a traceback, also when it was raised in a DataLoader worker (torch re-raises it with
+the worker's traceback as its text). ``TOPLIGHT_TRACEBACK=1`` shows the traceback. A reader that stops reading
+(``toplight-config | head -1``) ends the tool quietly with status 141, as a command killed by SIGPIPE."""
 
 from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 
 from toplight_plugin.core.checkpoint import DiskFullError
 from toplight_plugin.core.data.images import BadImageError
 
-USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
-               FloatingPointError, DiskFullError, BadImageError)  # fmt: skip
+USER_ERRORS = (ValueError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+               PermissionError, FloatingPointError, DiskFullError, BadImageError)  # fmt: skip
 TOOLS = ("bench_eval", "benchmark", "compare", "config", "curves", "demo", "export_onnx", "flops", "gradcam",
-         "make_synthetic", "pretrain_top", "reference", "search", "show_augs", "soup", "splits", "test", "train",
-         "tsne")  # fmt: skip
+         "make_synthetic", "pretrain_top", "reference", "search", "show_augs", "soup", "splits", "test",
+         "top_ablation", "train", "tsne")  # fmt: skip
+WORKER = re.compile(r"Caught \w+ in DataLoader worker process \d+\.\nOriginal Traceback")
+SIGPIPE_STATUS = 141  # 128 + SIGPIPE
+
+
+def message(error: BaseException) -> str:
+    """The user's message of ``error``: from a DataLoader worker, the text after the traceback's last line that
+    names the exception (the original message, which names the file)."""
+    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    if WORKER.match(text):
+        starts = [m.end() for m in re.finditer(rf"^(?:[\w.]+\.)?{type(error).__name__}: ", text, re.M)]
+        text = text[starts[-1] :].strip() if starts else text
+        if isinstance(error, KeyError):
+            text = text.strip("'\"")
+    return text
 
 
 def run(tool: str, argv: list[str] | None = None) -> int:
@@ -24,11 +41,14 @@ def run(tool: str, argv: list[str] | None = None) -> int:
         raise ValueError(f"unknown tool {tool!r}; expected one of {TOOLS}")
     try:
         importlib.import_module(f"toplight_plugin.cli.{tool}").main(argv)
+        sys.stdout.flush()  # here, where a closed pipe can still be caught
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush stays quiet
+        return SIGPIPE_STATUS
     except USER_ERRORS as error:
         if os.environ.get("TOPLIGHT_TRACEBACK"):
             raise
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"{os.path.basename(sys.argv[0]) or tool}: error: {message}", file=sys.stderr)
+        print(f"{os.path.basename(sys.argv[0]) or tool}: error: {message(error)}", file=sys.stderr)
         return 2
     return 0
 

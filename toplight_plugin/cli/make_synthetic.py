@@ -12,6 +12,7 @@ from PIL import Image
 from toplight_plugin.core.synthetic import LEARNING_SET, make_imagefolder, make_regdb, make_sysu, preview
 
 FOLDERS = {"sysu": "SYSU-MM01", "regdb": "RegDB", "imagefolder": "imagefolder"}
+MIN_SIZE = (18, 12)  # the renderer's background clutter spans up to a third of the height, half the width
 
 
 def main(argv: list[str] | None = None) -> dict[str, Path]:
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     parser.add_argument("--preview", type=Path, help="also write a PNG: 8 identities x (4 visible + 4 infrared)")
     args = parser.parse_args(argv)
     size = tuple(args.size)
+    if size[0] < MIN_SIZE[0] or size[1] < MIN_SIZE[1]:
+        raise ValueError(f"--size {size[0]} {size[1]}: the renderer needs images of at least {MIN_SIZE[0]} x "
+                         f"{MIN_SIZE[1]} (height x width)")  # fmt: skip
     makers = {
         "sysu": lambda root: make_sysu(root, num_ids=sum(args.sysu_ids), splits=tuple(args.sysu_ids),
                                        images_per_cam=args.images_per_cam, size=size, seed=args.seed),
@@ -38,10 +42,7 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     chosen = {"all": list(makers), "none": []}.get(args.dataset, [args.dataset])
     written = {}
     for name in chosen:
-        try:
-            root = makers[name](args.root / FOLDERS[name])
-        except ValueError as error:
-            parser.exit(2, f"toplight-make-synthetic: {error}\n")
+        root = makers[name](args.root / FOLDERS[name])
         count = sum(1 for p in root.rglob("*") if p.suffix in (".jpg", ".bmp"))
         print(f"{name}: {count} images under {root}")
         written[name] = root
