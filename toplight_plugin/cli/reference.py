@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None):
     torch.manual_seed(cfg.train.seed)
     save_dir = Path(cfg.data.save_dir)
     with run_folder.locked(save_dir):
-        run_folder.refuse_fresh_run(save_dir, resume=False, overwrite=args.overwrite)
+        run_folder.refuse_fresh_run(save_dir, resume=None, overwrite=args.overwrite)
         return _train(cfg, save_dir, args.overwrite)
 
 

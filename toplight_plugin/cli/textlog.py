@@ -39,9 +39,10 @@ def text_log(save_dir: str | Path, kind: str):
 
 
 @contextlib.contextmanager
-def run_log(save_dir: str | Path, kind: str, resume: bool, overwrite: bool = False):
+def run_log(save_dir: str | Path, kind: str, resume: bool, overwrite: bool | None = None):
     """A training's hold on ``save_dir``: its lock, then the refusal to start afresh over another run's files
-    (run_folder), then the text log; the lock is released when the run ends."""
+    (run_folder; ``overwrite`` None: the tool has no ``--overwrite``), then the text log; the lock is released when
+    the run ends."""
     with run_folder.locked(save_dir):
         run_folder.refuse_fresh_run(save_dir, resume, overwrite)
         with text_log(save_dir, kind) as path:

@@ -73,15 +73,17 @@ def run_files(folder: str | Path, results: bool = True) -> list[Path]:
     return sorted({p for pattern in patterns for p in Path(folder).glob(pattern) if p.is_file()})
 
 
-def refuse_fresh_run(folder: str | Path, resume: bool, overwrite: bool, option: str = "data.save_dir") -> None:
-    """A run that neither resumes nor overwrites may not start in a folder holding another run's files."""
+def refuse_fresh_run(folder: str | Path, resume: bool | None, overwrite: bool | None,
+                     option: str = "data.save_dir") -> None:  # fmt: skip
+    """A run that neither resumes nor overwrites may not start in a folder holding another run's files; None: the
+    tool has no such option, and the message does not offer it."""
     found = [] if resume or overwrite else run_files(folder)
     if found:
         names = ", ".join(str(p.relative_to(folder)) for p in found[:3]) + (" ..." if len(found) > 3 else "")
-        raise FileExistsError(
-            f"{option} {folder} already holds a run ({names}): continue it with --resume, start afresh over it "
-            f"with --overwrite, or choose another {option}"
-        )
+        ways = ["continue it with --resume"] * (resume is not None)
+        ways += ["start afresh over it with --overwrite"] * (overwrite is not None)
+        raise FileExistsError(f"{option} {folder} already holds a run ({names}): " + ", ".join(ways)
+                              + f"{', or' if ways else ''} choose another {option}")  # fmt: skip
 
 
 def clear(folder: str | Path) -> list[Path]:
