@@ -71,8 +71,8 @@ def test_a_value_that_is_not_allowed_is_refused_when_loaded(key, value, message)
 
 
 def test_a_torchreid_key_the_plugin_does_not_take_is_named():
-    with pytest.raises(KeyError, match="command line: unknown config key 'train.fixbase_epoch'"):
-        load_config(None, ["train.fixbase_epoch", "5"])
+    with pytest.raises(KeyError, match="command line: unknown config key 'test.visactmap'"):
+        load_config(None, ["test.visactmap", "True"])
 
 
 def _tiny(root, save_dir, *extra):

@@ -131,12 +131,17 @@ def run(cfg, weights: str = "", overwrite: bool = False):
         max_epoch=cfg.train.max_epoch,
         start_epoch=start,
         print_freq=cfg.train.print_freq,
+        fixbase_epoch=cfg.train.fixbase_epoch,
+        open_layers=list(cfg.train.open_layers),
         start_eval=cfg.test.start_eval,
         eval_freq=cfg.test.eval_freq,
         test_only=cfg.test.evaluate,
         ranks=list(cfg.test.ranks),
         visrank=cfg.test.visrank,
         visrank_topk=cfg.test.visrank_topk,
+        dist_metric=cfg.test.dist_metric,
+        normalize_feature=cfg.test.normalize_feature,
+        rerank=cfg.test.rerank,
     )
     return engine
 

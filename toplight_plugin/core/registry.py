@@ -42,4 +42,5 @@ def register_variant(name: str, base: str, **options) -> Callable[..., nn.Module
     variant.__name__ = variant.__qualname__ = name
     variant.__module__ = factory.__module__
     variant.__doc__ = f"{base} with {options}."
+    variant.options = dict(options)  # what a config's own keys must agree with (config_checks.fit)
     return register_model(variant, fdr=base not in WITHOUT_FDR)

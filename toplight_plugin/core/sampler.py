@@ -107,3 +107,35 @@ class CrossModalityPKSampler(Sampler[int]):
 
     def _draw(self, rng: np.random.Generator, pid: int) -> tuple[np.ndarray, np.ndarray]:
         return tuple(rng.choice(pool, self.K, replace=len(pool) < self.K) for pool in self.pools[pid])
+
+
+def fit_batch(batch_size: int, num_instances: int) -> tuple[int, str]:
+    """The batch the sampler can draw for ``batch_size`` and a line saying why it differs ("" when it fits): the
+    largest multiple of its group 2K not above ``batch_size`` with at least two identities (the triplet's negatives).
+
+    torchreid's configs pick batch sizes for samplers that draw any size (torchreid's 64 against the paper's
+    6 x (6 + 6) = 72 here): such a config trains, and the line names the sizes and K values that fit as written.
+    Raises ValueError when even two identities do not fit, rather than grow the batch beyond what was asked.
+    """
+    group = 2 * num_instances
+    fits = [k for k in range(1, batch_size // 4 + 1) if batch_size % (2 * k) == 0]
+    other_k = f", or sampler.num_instances {' or '.join(map(str, _nearest(fits, num_instances)))}" if fits else ""
+    if batch_size < 2 * group:
+        raise ValueError(
+            f"train.batch_size {batch_size} holds fewer than two identities of 2 x sampler.num_instances "
+            f"({group}) images, so the triplet loss has no negatives: use train.batch_size {2 * group} or more{other_k}"
+        )
+    if batch_size % group == 0:
+        return batch_size, ""
+    lower = batch_size - batch_size % group
+    return lower, (
+        f"train.batch_size {batch_size} is not a multiple of 2 x sampler.num_instances ({group}): training with "
+        f"{lower} ({lower // group} identities x ({num_instances} visible + {num_instances} infrared)); "
+        f"train.batch_size {lower} or {lower + group}{other_k}, fit as written"
+    )
+
+
+def _nearest(values: list[int], target: int) -> list[int]:
+    """The closest value below ``target`` and the closest above (those that exist)."""
+    below, above = [v for v in values if v < target], [v for v in values if v > target]
+    return ([max(below)] if below else []) + ([min(above)] if above else [])

@@ -11,7 +11,7 @@ from toplight_plugin.core.registry import WITHOUT_FDR, build
 from toplight_plugin.core.schedule import EpochSchedule, build_scheduler
 from toplight_plugin.core.transforms import PRESETS, ModalityAugment
 
-from . import compat
+from . import compat, distributed
 from .datasets import dataset_options
 from .engine import VIEngine
 from .protocols import ProtocolOptions
@@ -125,7 +125,23 @@ def build_optimizer(cfg, model) -> torch.optim.Optimizer:
     return _optimizer(cfg, groups)
 
 
+def check_open_layers(cfg, model) -> None:
+    """``train.fixbase_epoch`` / ``train.open_layers`` run in torchreid's loop (``open_specified_layers`` each epoch):
+    checked here, before any data is read, with the names the model has instead of torchreid's assert."""
+    if not cfg.train.fixbase_epoch:
+        return
+    if distributed.active():
+        raise ValueError("train.fixbase_epoch: freezing layers under torchrun is not supported (DistributedDataParallel"
+                         " expects a gradient for every parameter); set it to 0 or train on one process")  # fmt: skip
+    layers = [name for name, _ in model.named_children()]
+    unknown = [name for name in cfg.train.open_layers if name not in layers]
+    if unknown:
+        raise ValueError(f"train.open_layers: {cfg.model.name} has no top-level layer {unknown} (torchreid opens "
+                         f"layers by attribute name); its layers are {layers}")  # fmt: skip
+
+
 def build_engine(cfg, datamanager, model, use_gpu: bool) -> VIEngine:
+    check_open_layers(cfg, model)
     optimizer = build_optimizer(cfg, model)
     schedule = EpochSchedule(cfg.train.lr_scheduler, cfg.toplight.warmup_epochs, cfg.train.stepsize, cfg.train.gamma,
                              cfg.train.max_epoch)  # fmt: skip

@@ -15,7 +15,7 @@ from yacs.config import CfgNode as CN
 
 from toplight_plugin.core import config_files
 
-from .config_checks import check
+from .config_checks import check, fit
 
 
 def get_default_config() -> CN:
@@ -60,6 +60,9 @@ def get_default_config() -> CN:
     cfg.train.gamma = 0.1
     cfg.train.print_freq = 20
     cfg.train.seed = 1
+    cfg.train.fixbase_epoch = 0  # torchreid's: the first N epochs train only train.open_layers, the rest frozen
+    cfg.train.open_layers = ["head"]  # top-level modules, as torchreid names them (its default, "classifier", is
+    # a torchreid model's; a plugin model's classifier sits in "head")
 
     cfg.sgd = CN()
     cfg.sgd.momentum = 0.9
@@ -88,6 +91,11 @@ def get_default_config() -> CN:
     cfg.test.visrank_topk = 10
     cfg.test.eval_freq = 10
     cfg.test.start_eval = 0
+    # torchreid's distance options, with torchreid's defaults (which ask for nothing): set otherwise, they are
+    # evaluated beside the published protocol's cosine distance and labelled as not the protocol (protocols.py)
+    cfg.test.dist_metric = "euclidean"  # euclidean | cosine
+    cfg.test.normalize_feature = False
+    cfg.test.rerank = False  # k-reciprocal re-ranking; as in torchreid, only with test.evaluate True
 
     cfg.toplight = CN()
     cfg.toplight.last_stride = 2
@@ -118,18 +126,31 @@ def load_config(config_file: str | Path | None = None, opts: list[str] | None = 
     """Defaults (``get_default_config`` unless another factory is given), then the file, then ``KEY VALUE`` pairs;
     an unknown key names itself and its source."""
     cfg = (defaults or get_default_config)()
+    given = set()  # the keys the file and the command line set
     if config_file:
         path = config_files.find(config_file)
         with _named(str(path)):
             cfg.merge_from_file(str(path))
+            given |= _keys(CN.load_cfg(path.read_text()))
     if opts:
         if len(opts) % 2:
             raise ValueError(f"command-line overrides must be KEY VALUE pairs, got an odd number: {opts}")
         with _named("command line"):
             cfg.merge_from_list(list(opts))
+        given |= set(opts[::2])
     check(cfg)
+    for line in fit(cfg, given):
+        print(line)
     cfg.freeze()
     return cfg
+
+
+def _keys(node, prefix: str = "") -> set[str]:
+    """Dotted names of every leaf of a yacs node."""
+    keys = set()
+    for name, value in node.items():
+        keys |= _keys(value, f"{prefix}{name}.") if isinstance(value, CN) else {prefix + name}
+    return keys
 
 
 @contextmanager

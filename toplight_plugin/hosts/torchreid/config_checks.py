@@ -1,6 +1,6 @@
 """Every config value checked when the file is loaded, before a dataset is read or a model built: one line naming
 the key, the value and what is allowed. Keys a config factory does not declare are skipped (the pretraining config
-has fewer nodes)."""
+has fewer nodes). ``fit`` then settles what a torchreid habit leaves open, saying so in a line."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from toplight_plugin.core.data.images import BAD_IMAGES
 from toplight_plugin.core.fdr import READINGS, SPATIAL
 from toplight_plugin.core.fdr_attention import ATTENTIONS
 from toplight_plugin.core.losses import TRIPLETS
+from toplight_plugin.core.registry import MODELS
+from toplight_plugin.core.sampler import fit_batch
 from toplight_plugin.core.schedule import SCHEDULERS
 from toplight_plugin.core.transforms import PRESETS
 
 from .engine import AMP_DTYPES
 from .protocols import ProtocolOptions
+from .sampler import NAME as PK_SAMPLER
 
 OPTIMIZERS = ("adamw", "adam", "amsgrad", "sgd", "rmsprop", "radam")
 
@@ -28,13 +31,14 @@ CHOICES = {
     "toplight.fdr_reading": READINGS,
     "toplight.fdr_attention": ATTENTIONS,
     "toplight.bad_images": BAD_IMAGES,
+    "test.dist_metric": ("euclidean", "cosine"),
 }
 AT_LEAST_ONE = (
     "data.height", "data.width", "train.batch_size", "train.max_epoch", "test.batch_size", "sampler.num_instances",
     "toplight.checkpoint_every", "test.visrank_topk", "toplight.fdr_sigma", "toplight.fdr_mu", "toplight.fdr_groups",
 )  # fmt: skip
 NOT_NEGATIVE = ("data.workers", "toplight.warmup_epochs", "train.weight_decay", "loss.triplet.weight_t",
-                "loss.triplet.weight_x", "test.start_eval", "toplight.keep_last")  # fmt: skip
+                "loss.triplet.weight_x", "test.start_eval", "toplight.keep_last", "train.fixbase_epoch")  # fmt: skip
 MISSING = object()
 
 
@@ -71,3 +75,32 @@ def check(cfg) -> None:
         ProtocolOptions(tuple(cfg.toplight.sysu_mode), cfg.toplight.trials, cfg.toplight.shots, cfg.toplight.rand_perm)
     if _get(cfg, "loss.name") == "triplet" and cfg.loss.triplet.weight_t == 0 and cfg.loss.triplet.weight_x == 0:
         raise ValueError("loss.triplet.weight_t and loss.triplet.weight_x are both 0: nothing to train")
+    if _get(cfg, "train.fixbase_epoch") not in (MISSING, 0) and not cfg.train.open_layers:
+        raise ValueError(f"train.open_layers must name the layers to train for train.fixbase_epoch "
+                         f"{cfg.train.fixbase_epoch} epochs, got []")  # fmt: skip
+    if _get(cfg, "test.rerank") is True and not cfg.test.evaluate:
+        raise ValueError("test.rerank True applies only with test.evaluate True (torchreid re-ranks in its test-only "
+                         "run, never in the tests during or after training)")  # fmt: skip
+
+
+def fit(cfg, given: set[str]) -> list[str]:
+    """Settle two things a config may leave open, in place; one printed line for each change.
+
+    - A model name that fixes its FDR (``<name>_nofdr``, a ``register_variant``) decides ``toplight.fdr`` when the
+      config does not set it, so the saved config says what trains; a config that sets another value is refused.
+    - A training batch the cross-modality sampler cannot draw becomes the nearest smaller one it can
+      (core.sampler.fit_batch says why not refused).
+    """
+    lines = []
+    fixed = getattr(MODELS.get(_get(cfg, "model.name")), "options", {})
+    if "fdr" in fixed and _get(cfg, "toplight.fdr") is not MISSING:
+        expected = fixed["fdr"] or ""
+        if "toplight.fdr" in given and cfg.toplight.fdr != expected:
+            built = f"with toplight.fdr {expected!r}" if expected else "without the FDR"
+            raise ValueError(f"toplight.fdr {cfg.toplight.fdr!r} contradicts model.name {cfg.model.name}, which is "
+                             f"built {built}: leave toplight.fdr out or name the model that has it")  # fmt: skip
+        cfg.toplight.fdr = expected
+    if _get(cfg, "sampler.train_sampler") == PK_SAMPLER and not _get(cfg, "test.evaluate"):
+        cfg.train.batch_size, line = fit_batch(cfg.train.batch_size, cfg.sampler.num_instances)
+        lines += [line] if line else []
+    return lines

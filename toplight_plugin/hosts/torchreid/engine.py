@@ -17,7 +17,6 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from toplight_plugin.core import checkpoint
@@ -192,7 +191,8 @@ class VIEngine(compat.torchreid().engine.Engine):
     # -- evaluation ----------------------------------------------------------------------------------------------
     @torch.no_grad()
     def extract(self, loader):
-        """L2-normalised features (float32, CPU), pids and camids of a loader of the plugin's items.
+        """Features (float32, CPU, as the model gives them: the protocols normalise), pids and camids of a loader
+        of the plugin's items.
 
         Under DDP each rank takes every world_size-th batch and the shards are gathered back in order.
         """
@@ -205,7 +205,7 @@ class VIEngine(compat.torchreid().engine.Engine):
             imgs = data["img"].to(self.device, memory_format=self.memory_format)
             with self._autocast():
                 f = self.net(imgs, data["modality"].to(self.device))
-            local.append((index, (F.normalize(f.float(), dim=1).cpu(), data["pid"], data["camid"])))
+            local.append((index, (f.float().cpu(), data["pid"], data["camid"])))
         feats, pids, camids = zip(*distributed.gather_batches(local), strict=True)
         return torch.cat(feats), torch.cat(pids).numpy(), torch.cat(camids).numpy()
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from toplight_plugin.core.data import sysu_mm01
 from toplight_plugin.core.data.images import read_image
@@ -20,6 +20,7 @@ from toplight_plugin.core.evaluation.distances import ROUNDING, largest_spread
 from toplight_plugin.evaluation import FeatureDistances, evaluate_face, evaluate_regdb, evaluate_sysu
 
 from . import distributed
+from .distance_options import TorchreidDistance
 from .visrank import VisRank
 
 RANKS = (1, 10, 20)  # the paper's columns; torchreid's test.ranks are added to them
@@ -99,12 +100,15 @@ def evaluate_dataset(
     batch_size: int = 128,
     ranks=RANKS,
     visrank: VisRank | None = None,
+    alternatives: dict[str, Callable] | None = None,
 ) -> dict:
     """``{protocol name: summary}`` for the dataset behind ``query_loader`` (one of the plugin's adapters).
 
-    ``extract(loader)`` returns (L2-normalised features, pids, camids) of a loader of adapter items. ``visrank``
-    draws the ranked lists of the first protocol's first gallery trial.
+    ``extract(loader)`` returns (features, pids, camids) of a loader of adapter items. ``visrank`` draws the ranked
+    lists of the first protocol's first gallery trial. ``alternatives`` maps a label to another distance
+    (``f(query, gallery)`` -> matrix): each protocol is also run on it, as ``<protocol><label>``, after its own.
     """
+    measures = {"": FeatureDistances, **(alternatives or {})}
     protocol = getattr(dataset, "protocol", "")
     ranks = sorted({*RANKS, *ranks})
     max_rank = max(ranks)
@@ -119,42 +123,46 @@ def evaluate_dataset(
         index = {r.path: i for i, r in enumerate(candidates)}
         out = {}
         for mode in options.sysu_modes:
-            results = []
+            results = {label: [] for label in measures}
             for trial in range(options.trials):
                 paths = sysu_mm01.sample_gallery(
                     dataset.dataset_root, mode, trial, options.shots, options.rand_perm or None
                 )
                 pick = np.array([index[p] for p in paths])
-                distances = FeatureDistances(q_feat, g_feat[pick])
-                results.append(
-                    evaluate_sysu(distances, q_pids, g_pids[pick], q_camids, g_camids[pick], max_rank=max_rank)
-                )
-                if visrank is not None and not out and trial == 0:
-                    dropped = (q_camids == 3)[:, None] & (g_camids[pick] == 2)[None, :]  # the cam-3 / cam-2 rule
-                    visrank.draw(query_paths, q_pids, paths, g_pids[pick], distances, dropped)
-            out[f"sysu_{mode}"] = _summary(results, ranks)
+                for label, measure in measures.items():
+                    distances = measure(q_feat, g_feat[pick])
+                    results[label].append(
+                        evaluate_sysu(distances, q_pids, g_pids[pick], q_camids, g_camids[pick], max_rank=max_rank)
+                    )
+                    if visrank is not None and not out and trial == 0 and not label:
+                        dropped = (q_camids == 3)[:, None] & (g_camids[pick] == 2)[None, :]  # the cam-3 / cam-2 rule
+                        visrank.draw(query_paths, q_pids, paths, g_pids[pick], distances, dropped)
+            out.update({f"sysu_{mode}{label}": _summary(rows, ranks) for label, rows in results.items()})
         return out
     g_feat, g_pids, _ = extract(gallery_loader)
     refuse_ties(q_feat, g_feat, type(dataset).__name__)
     if protocol == "regdb":
         forward = dataset.direction
         backward = "i2v" if forward == "v2i" else "v2i"
-        there = FeatureDistances(q_feat, g_feat)
         if visrank is not None:
             gallery_paths = [item[0] for item in gallery_loader.dataset.data]
-            visrank.draw(query_paths, q_pids, gallery_paths, g_pids, there, None)
-        back = evaluate_regdb(FeatureDistances(g_feat, q_feat), g_pids, q_pids, max_rank=max_rank)
-        there = evaluate_regdb(there, q_pids, g_pids, max_rank=max_rank)
-        return {f"regdb_{forward}": _summary([there], ranks), f"regdb_{backward}": _summary([back], ranks)}
+            visrank.draw(query_paths, q_pids, gallery_paths, g_pids, FeatureDistances(q_feat, g_feat), None)
+        out = {}
+        for label, measure in measures.items():
+            there = evaluate_regdb(measure(q_feat, g_feat), q_pids, g_pids, max_rank=max_rank)
+            back = evaluate_regdb(measure(g_feat, q_feat), g_pids, q_pids, max_rank=max_rank)
+            out[f"regdb_{forward}{label}"] = _summary([there], ranks)
+            out[f"regdb_{backward}{label}"] = _summary([back], ranks)
+        return out
     if protocol == "face":
-        distances = -(F.normalize(q_feat, dim=1) @ F.normalize(g_feat, dim=1).t()).numpy()
-        face = evaluate_face(distances, q_pids, g_pids)
-        return {
-            type(dataset).__name__.lower(): {
+        out = {}
+        for label, measure in measures.items():
+            face = evaluate_face(np.asarray(measure(q_feat, g_feat)[0 : len(q_feat)]), q_pids, g_pids)
+            out[type(dataset).__name__.lower() + label] = {
                 "rank1": 100 * face["rank1"],
                 **{f"vr@far{far:g}": 100 * v for far, v in face["vr"].items()},
             }
-        }
+        return out
     raise ValueError(f"{type(dataset).__name__} is not one of the plugin's datasets; no VI protocol to run")
 
 
@@ -177,15 +185,16 @@ def evaluate_published(
     and written to ``<save_dir>/results.json``. Returns the first protocol's rank-1 and mAP, as torchreid expects.
 
     ``engine.protocol`` (ProtocolOptions) is used when the engine has one, the published defaults otherwise.
-    torchreid's distance options (``dist_metric``, ``normalize_feature``, ``rerank``) are not the protocol's: a
-    line says so when they are set.
+    torchreid's distance options (``dist_metric``, ``normalize_feature``, ``rerank``), when not torchreid's
+    defaults, add each protocol's figures on that distance, labelled as not the protocol (distance_options.py).
     """
     save_dir = Path(save_dir or getattr(engine, "save_dir", "") or ".")
-    ignored = [key for key in ("rerank", "normalize_feature") if unused.get(key)]
-    if unused.get("dist_metric", "euclidean") != "euclidean":
-        ignored.append("dist_metric")
-    if ignored:
-        print(f"test.{', test.'.join(ignored)}: not part of the published protocol (cosine distance), not applied")
+    option = TorchreidDistance(unused.get("dist_metric", "euclidean"), bool(unused.get("normalize_feature")),
+                               bool(unused.get("rerank")))  # fmt: skip
+    alternatives = {option.label: option} if option.requested else {}
+    if option.requested:
+        print(f"torchreid's test options give the figures marked{option.label}; the published protocol's (cosine "
+              "distance) come first")  # fmt: skip
     draw = None
     if visrank and distributed.is_main():
         manager = engine.datamanager
@@ -200,6 +209,7 @@ def evaluate_published(
         batch_size=query_loader.batch_size,
         ranks=ranks,
         visrank=draw,
+        alternatives=alternatives,
     )
     engine.last_results = {**getattr(engine, "last_results", {}), **results}
     first_name, first = next(iter(results.items()))
@@ -212,6 +222,7 @@ def evaluate_published(
         if engine.writer is not None:
             for key, value in summary.items():
                 if key != "trials":
-                    engine.writer.add_scalar(f"Test/{protocol}/{key}", value, engine.epoch)
+                    tag = re.sub(r"[^\w.-]+", "_", protocol).strip("_")  # TensorBoard's tag characters
+                    engine.writer.add_scalar(f"Test/{tag}/{key}", value, engine.epoch)
     print(torchreid_block(first_name, first, ranks))
     return float(first["rank1"]), float(first.get("mAP", 0.0))
