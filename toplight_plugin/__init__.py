@@ -2,10 +2,11 @@
 
 from .core import agw, conventional, ddag, lightcnn, models, registry  # noqa: F401  (importing registers the factories)
 from .core.registry import MODELS, build
+from .hosts.torchreid.extractor import FeatureExtractor
 from .hosts.torchreid.register import register_all, register_models
 
 __version__ = "0.1.0"
-__all__ = ["MODELS", "build", "register_all", "register_models", "register_variant", "__version__"]
+__all__ = ["MODELS", "FeatureExtractor", "build", "register_all", "register_models", "register_variant", "__version__"]
 
 
 def register_variant(name: str, base: str, **options):

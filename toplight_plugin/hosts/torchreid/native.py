@@ -1,7 +1,7 @@
 """torchreid's own engines and tools on the plugin's datasets and models, as its ``scripts/main.py`` builds them.
 
 torchreid has registries for models and datasets but none for evaluation protocols or for inputs a model needs
-beside the image, so ``import toplight_plugin`` installs three small hooks on torchreid itself; each changes
+beside the image, so ``import toplight_plugin`` installs four small hooks on torchreid itself; each changes
 nothing for torchreid's own datasets and models:
 
 - ``Engine._evaluate``: on a plugin dataset, the published protocol (protocols.evaluate_published) instead of the
@@ -9,7 +9,9 @@ nothing for torchreid's own datasets and models:
 - ``Engine.parse_data_for_train``: a plugin model is told each training image's modality before torchreid's loop
   calls ``model(images)``;
 - ``utils.load_pretrained_weights``: loading a file into a plugin model reports the model tensors the file did not
-  cover (an FDR left random) instead of only "Successfully loaded".
+  cover (an FDR left random) instead of only "Successfully loaded";
+- ``utils.FeatureExtractor``: a plugin model warns that every image goes through the visible stem
+  (extractor.py has the extractor that routes each image).
 """
 
 from __future__ import annotations
@@ -18,12 +20,11 @@ import functools
 import warnings
 
 import torch
-import torch.nn.functional as F
 
 from toplight_plugin.core.heads import ReIDNet
 from toplight_plugin.core.weights import load_state_dict_file
 
-from . import compat
+from . import compat, extractor
 from .datasets import DATASETS
 from .protocols import evaluate_published
 
@@ -57,13 +58,14 @@ def route(model: torch.nn.Module, modality: torch.Tensor) -> None:
 
 @torch.no_grad()
 def extract_routed(engine, loader):
-    """L2-normalised features (CPU), pids and camids of a loader of plugin items through a stock engine's model."""
+    """Features (CPU; the protocols normalise), pids and camids of a loader of plugin items through a stock engine's
+    model."""
     model, device = engine.model, torch.device("cuda" if engine.use_gpu else "cpu")
     feats, pids, camids = [], [], []
     for data in loader:
         if is_plugin_model(model):
             route(model, data["modality"])
-        feats.append(F.normalize(model(data["img"].to(device)).float(), dim=1).cpu())
+        feats.append(model(data["img"].to(device)).float().cpu())
         pids.append(data["pid"])
         camids.append(data["camid"])
     return torch.cat(feats), torch.cat(pids).numpy(), torch.cat(camids).numpy()
@@ -82,6 +84,7 @@ def _hook(function):
 
 def install() -> None:
     """Install the hooks (idempotent)."""
+    extractor.install(is_plugin_model)
     reid = compat.torchreid()
     engine_class = reid.engine.Engine
     if getattr(engine_class._evaluate, MARK, False):

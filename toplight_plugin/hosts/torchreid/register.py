@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import functools
+
+from ...core.batchnorm import set_batchnorm_momentum
 from ...core.registry import MODELS
 from . import compat, native
 from .datasets import DATASETS
 from .sampler import register_sampler
 
+SCRATCH_MOMENTUM = 0.1  # BatchNorm momentum of models torchreid builds with pretrained=False (docs/torchreid.md)
+
+
+def from_scratch(fn):
+    """``fn`` as torchreid's ``build_model`` calls it: from random weights (``pretrained=False``) every BatchNorm gets
+    momentum 0.1, since torchvision's MobileNetV3 value (0.01, for ImageNet fine-tuning) leaves the running statistics
+    of a short run at the first batches' and its features tied. The plugin's own tools set ``toplight.bn_momentum``."""
+
+    @functools.wraps(fn)
+    def factory(*args, pretrained=True, **kwargs):
+        model = fn(*args, pretrained=pretrained, **kwargs)
+        return model if pretrained else set_batchnorm_momentum(model, SCRATCH_MOMENTUM)
+
+    return factory
+
 
 def register_models() -> list[str]:
-    """Make every plugin model reachable through ``torchreid.models.build_model``.
+    """Make every plugin model reachable through ``torchreid.models.build_model`` (as ``from_scratch`` wraps it).
 
     Idempotent: registering again replaces the plugin's own entries; a torchreid model of
     the same name that is not the plugin's is never overwritten.
@@ -19,7 +37,7 @@ def register_models() -> list[str]:
         current = table.get(name)
         if current is not None and current.__module__ != fn.__module__:
             raise KeyError(f"torchreid already has a model named {name!r} ({current.__module__})")
-        table[name] = fn
+        table[name] = from_scratch(fn)
     return sorted(MODELS)
 
 
