@@ -6,12 +6,12 @@ For each seed: a VI set of distinct people (``--vi-ids`` training identities, ``
 each corpus kind, a corpus of other distinct people (``--corpus-classes`` x ``--corpus-images`` visible images;
 ``typical``: each class keeps a palette, ``random``: colours drawn per image) with its "ImageNet-mini" (the first
 ``--mini-images`` of each class). Stages, each cached in its folder under ``--work`` and resumed when cut short:
-SP on the corpus (configs/ablation/sp.yaml); from its weights, on the mini corpus, C (generic augmentations,
-plain L_id: row 2), D (task-oriented augmentations, L_idc: row 4) and B (full TOP, L_idc + L_fd: row 5), each with
-its soup (configs/ablation/top.yaml); then VI training with one recipe (configs/synthetic/mbv3s_baseline.yaml) and
-budget from random weights (E), from SP (A) and from each soup, tested with the SYSU-MM01 protocol on the
-held-out identities. Writes ``top_ablation[_general].json`` ({arm: {seed: figures}}) and a picture of every seed's
-rank-1 per arm.
+SP on the corpus (configs/pretrain/synthetic_sp.yaml); from its weights, on the mini corpus, C (generic
+augmentations, plain L_id: row 2), D (task-oriented augmentations, L_idc: row 4) and B (full TOP, L_idc + L_fd:
+row 5), each with its soup (configs/pretrain/synthetic_top.yaml); then VI training with one recipe
+(configs/synthetic/mbv3s_baseline.yaml) and budget from random weights (E), from SP (A) and from each soup, tested
+with the SYSU-MM01 protocol on the held-out identities. Writes ``top_ablation[_general].json`` ({arm: {seed:
+figures}}) and a picture of every seed's rank-1 per arm.
 """
 
 from __future__ import annotations
@@ -84,11 +84,11 @@ def run_seed(args, seed: int, colours: str) -> dict[str, dict]:
     mini = _built(work / "mini", lambda root: subset(corpus, root, args.mini_images))
     common = ["train.seed", str(seed), "data.workers", str(args.workers),
               "data.height", str(size[0]), "data.width", str(size[1])]  # fmt: skip
-    sp = _pretrained(work / "sp", "sp.pth", "ablation/sp",
+    sp = _pretrained(work / "sp", "sp.pth", "pretrain/synthetic_sp",
                      [*common, "data.root", str(corpus), "train.max_epoch", str(args.sp_epochs)])  # fmt: skip
     starts = {"E_scratch": None, "A_sp": sp}
     for arm, switches in TOP_ARMS.items():
-        starts[arm] = _pretrained(work / arm / "top", "soup.pth", "ablation/top", [
+        starts[arm] = _pretrained(work / arm / "top", "soup.pth", "pretrain/synthetic_top", [
             *common, "data.root", str(mini), "model.load_weights", str(sp), "train.max_epoch", str(args.top_epochs),
             *switches])  # fmt: skip
     figures = {}
