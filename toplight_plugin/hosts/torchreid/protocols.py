@@ -76,9 +76,11 @@ def _summary(results: list[dict], ranks) -> dict:
 def refuse_ties(q_feat, g_feat, name: str) -> None:
     """A feature set that ties everything has no ranking to measure (an all-black dataset scored 100 %): an error.
     Features whose distances differ only by float32 rounding (a barely trained network whose BatchNorm statistics
-    still sit at their initial values) rank by noise: said on the console and as a warning."""
+    still sit at their initial values) rank by noise: said on the console and as a warning. Identical gallery
+    features are a tie whatever the matrix product's rounding makes of their distances."""
     spread = largest_spread(FeatureDistances(q_feat, g_feat))  # one pass over the distances
-    if spread == 0:
+    gallery = torch.as_tensor(g_feat)
+    if spread == 0 or bool((gallery == gallery[:1]).all()):
         raise FloatingPointError(
             f"{name}: every query is at the same distance from every gallery image (the features do not differ); "
             "rank-1 and mAP would only reflect the gallery's order. The model has collapsed or the images are blank."
