@@ -121,3 +121,27 @@ def test_ganin_grl_ramp_goes_from_zero_to_the_scale():
     assert grl_coefficient("ganin", 1.0, 1.0) == pytest.approx(1.0, abs=1e-4)
     with pytest.raises(ValueError, match="grl_schedule"):
         grl_coefficient("linear", 1.0, 0.5)
+
+
+def test_a_pretraining_folder_is_resumed_checked_or_overwritten_never_silently_replaced(tmp_path):
+    root = make_imagefolder(tmp_path / "if", num_classes=4, images_per_class=4, size=(64, 64))
+    main(_overrides(root, tmp_path / "out"))
+    soup = (tmp_path / "out" / "soup.pth").read_bytes()
+    with pytest.raises(FileExistsError, match="already holds a run .* continue it with --resume, start afresh"):
+        main(_overrides(root, tmp_path / "out"))
+    assert (tmp_path / "out" / "soup.pth").read_bytes() == soup
+    last = torch.load(tmp_path / "out" / "last.pth", weights_only=True)
+    broken = {**last, "state_dict": {k: v * float("nan") if v.is_floating_point() else v
+                                     for k, v in last["state_dict"].items()}}  # fmt: skip
+    torch.save(broken, tmp_path / "out" / "last.pth")
+    with pytest.raises(ValueError, match="last.pth: .* tensors hold NaN or inf"):
+        main(["--resume", *_overrides(root, tmp_path / "out", "train.max_epoch", "2")])
+    torch.save(last, tmp_path / "out" / "last.pth")
+    more = make_imagefolder(tmp_path / "if5", num_classes=5, images_per_class=4, size=(64, 64))
+    with pytest.raises(ValueError, match="another number of identities"):
+        main(["--resume", *_overrides(more, tmp_path / "out", "train.max_epoch", "2")])
+    with pytest.raises(ValueError, match="give one of them"):
+        main(["--resume", "--overwrite", *_overrides(root, tmp_path / "out")])
+    main(["--overwrite", *_overrides(more, tmp_path / "out")])
+    fresh = torch.load(tmp_path / "out" / "last.pth", weights_only=True)["top"]
+    assert fresh["net.head.classifier.weight"].shape[0] == 5

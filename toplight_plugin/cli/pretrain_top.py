@@ -23,7 +23,7 @@ from tqdm import tqdm
 from toplight_plugin.cli.overrides import add_overrides, parse
 from toplight_plugin.cli.soup import soup_file
 from toplight_plugin.cli.textlog import run_log
-from toplight_plugin.core import checkpoint
+from toplight_plugin.core import checkpoint, run_folder
 from toplight_plugin.core.pretrain import PairedImageFolder, build_stage, get_default_config
 from toplight_plugin.core.seeding import seed_epoch
 from toplight_plugin.core.top_augment import TaskOrientedAugment
@@ -33,15 +33,17 @@ from toplight_plugin.hosts.torchreid.config import load_config
 AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def pretrain(cfg, resume: bool = False) -> Path:
+def pretrain(cfg, resume: bool = False, overwrite: bool = False) -> Path:
     """Run the configured pretraining, its console lines also in ``<save_dir>/pretrain.log-<time>``; returns the
-    path of the soup (TOP) or of the library weights (SP)."""
+    path of the soup (TOP) or of the library weights (SP). ``overwrite``: start afresh over a run in save_dir."""
+    if resume and overwrite:
+        raise ValueError("--resume continues the run in data.save_dir and --overwrite replaces it: give one of them")
     distributed.init_from_env()
-    with run_log(cfg.data.save_dir, "pretrain", resume) if distributed.is_main() else nullcontext():
-        return _pretrain(cfg, resume)
+    with run_log(cfg.data.save_dir, "pretrain", resume, overwrite) if distributed.is_main() else nullcontext():
+        return _pretrain(cfg, resume, overwrite)
 
 
-def _pretrain(cfg, resume: bool) -> Path:
+def _pretrain(cfg, resume: bool, overwrite: bool) -> Path:
     torch.manual_seed(cfg.train.seed)
     device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
     main_rank = distributed.is_main()
@@ -62,8 +64,9 @@ def _pretrain(cfg, resume: bool) -> Path:
         )
     top = build_stage(cfg, len(dataset.classes)).to(device)  # unwrapped: what checkpoints hold
     if main_rank:  # once the data and model are built: a run that fails before leaves the folder as it was
-        save_dir.mkdir(parents=True, exist_ok=True)
-        (save_dir / "config.yaml").write_text(cfg.dump())
+        for old in run_folder.clear(save_dir) if overwrite else []:
+            print(f"--overwrite: removed {old}")
+        run_folder.write_config(save_dir, cfg.dump())
     model = top
     if distributed.active():
         ids = [device.index] if device.type == "cuda" else None
@@ -77,6 +80,7 @@ def _pretrain(cfg, resume: bool) -> Path:
     start = 0
     if resume and (save_dir / checkpoint.LAST).exists():
         state = checkpoint.load(save_dir / checkpoint.LAST)
+        checkpoint.check_resumable(state, top.net, save_dir / checkpoint.LAST)  # as --weights: model, classes, NaN
         top.load_state_dict(state["top"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -144,10 +148,13 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", default="", help="yacs file; defaults are Table 2a's recipe")
     parser.add_argument("--resume", action="store_true", help="continue from <save_dir>/last.pth")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh in a data.save_dir that holds a run, deleting its checkpoints")
     add_overrides(parser, "train.max_epoch 10")
     args = parse(parser, argv)
     try:
-        return pretrain(load_config(args.config_file, args.opts, defaults=get_default_config), args.resume)
+        cfg = load_config(args.config_file, args.opts, defaults=get_default_config)
+        return pretrain(cfg, args.resume, args.overwrite)
     finally:
         distributed.shutdown()
 

@@ -20,8 +20,8 @@ from pathlib import Path
 LOCK = ".lock"
 CONFIG = "config.yaml"
 RESULTS = "results.json"
-# toplight-train / toplight-pretrain checkpoints and torchreid's own (toplight-reference)
-CHECKPOINTS = ("last.pth", "epoch-*.pth", "model/model.pth.tar-*")
+# toplight-train / toplight-pretrain checkpoints, torchreid's own (toplight-reference), pretraining's results
+CHECKPOINTS = ("last.pth", "epoch-*.pth", "model/model.pth.tar-*", "soup.pth", "sp.pth")
 
 
 def _holder(fd: int) -> str:
