@@ -23,7 +23,7 @@ def _seed():
 @pytest.fixture(scope="session")
 def sysu_root(tmp_path_factory):
     """A small synthetic SYSU-MM01 tree, shared read-only by the data tests."""
-    from toplight_plugin.core.synthetic import make_sysu
+    from toplight_plugin.core.data.synthetic import make_sysu
 
     return make_sysu(
         tmp_path_factory.mktemp("sysu") / "SYSU-MM01", num_ids=20, splits=(10, 4, 6), images_per_cam=3, size=(64, 32)
@@ -32,7 +32,7 @@ def sysu_root(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def regdb_root(tmp_path_factory):
-    from toplight_plugin.core.synthetic import make_regdb
+    from toplight_plugin.core.data.synthetic import make_regdb
 
     return make_regdb(
         tmp_path_factory.mktemp("regdb") / "RegDB", num_ids=8, images_per_modality=3, size=(64, 32), trials=10

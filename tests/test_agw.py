@@ -6,10 +6,11 @@ from test_engine import ROOT, tiny
 
 import toplight_plugin
 from toplight_plugin.cli import train as train_tool
-from toplight_plugin.core.agw import GeM, NonLocal
-from toplight_plugin.core.losses import IdentityTripletLoss, weighted_regularized_triplet
-from toplight_plugin.hosts.torchreid.build import build_model, build_optimizer
-from toplight_plugin.hosts.torchreid.config import load_config
+from toplight_plugin.core.models.agw import GeM, NonLocal
+from toplight_plugin.core.models.configured import build_model
+from toplight_plugin.core.training.config import load_config
+from toplight_plugin.core.training.losses import IdentityTripletLoss, weighted_regularized_triplet
+from toplight_plugin.hosts.torchreid.build import build_optimizer
 
 
 def test_non_local_has_half_width_inside_and_starts_as_identity():

@@ -4,9 +4,9 @@ import pytest
 import torch.nn as nn
 
 import toplight_plugin
-from toplight_plugin.core.batchnorm import set_batchnorm_momentum
-from toplight_plugin.hosts.torchreid.build import build_model
-from toplight_plugin.hosts.torchreid.config import load_config
+from toplight_plugin.core.models.batchnorm import set_batchnorm_momentum
+from toplight_plugin.core.models.configured import build_model
+from toplight_plugin.core.training.config import load_config
 
 
 def _momenta(model):

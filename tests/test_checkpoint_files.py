@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from toplight_plugin.core import checkpoint
+from toplight_plugin.core.training import checkpoint
 
 
 def test_checkpoints_get_the_users_umask(tmp_path):

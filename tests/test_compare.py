@@ -11,9 +11,9 @@ from test_engine import ROOT
 import toplight_plugin
 from toplight_plugin.cli import compare as compare_tool
 from toplight_plugin.cli.console import run as run_tool
-from toplight_plugin.core.compare import Run, to_markdown
-from toplight_plugin.core.flops import inference_mparams
-from toplight_plugin.core.paper_figures import PAPER, paper_mflops, paper_row
+from toplight_plugin.core.analysis.compare import Run, to_markdown
+from toplight_plugin.core.analysis.flops import inference_mparams
+from toplight_plugin.core.analysis.paper_figures import PAPER, paper_mflops, paper_row
 
 
 def test_every_published_row_has_its_configs_and_model():

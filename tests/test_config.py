@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from toplight_plugin.cli import train as train_tool
-from toplight_plugin.core.schedule import EpochSchedule
+from toplight_plugin.core.training.config import load_config
+from toplight_plugin.core.training.schedule import EpochSchedule
 from toplight_plugin.hosts.torchreid.build import build_optimizer
-from toplight_plugin.hosts.torchreid.config import load_config
 
 OPTIMIZERS = {
     "adamw": (torch.optim.AdamW, {}),
@@ -108,7 +108,7 @@ def test_resume_falls_back_to_the_newest_epoch_and_test_evaluate_only_evaluates(
 
 def test_shipped_configs_are_found_by_name_from_anywhere(tmp_path, monkeypatch, capsys):
     from toplight_plugin.cli import config as config_tool
-    from toplight_plugin.core import config_files
+    from toplight_plugin.core.training import config_files
 
     monkeypatch.chdir(tmp_path)  # outside the checkout, as after pip install
     shipped = config_files.names()
@@ -147,7 +147,7 @@ def test_training_and_test_transforms_normalise_alike(path):
     faces = cfg.model.name.startswith("lightcnn")
     assert tuple(normalize.mean) == ((0.0, 0.0, 0.0) if faces else (0.485, 0.456, 0.406))
     if cfg.model.load_weights.startswith("output/pretrain/"):  # the soup was pretrained with the same input range
-        from toplight_plugin.core.pretrain import get_default_config as pretrain_defaults
+        from toplight_plugin.core.training.pretrain import get_default_config as pretrain_defaults
 
         producer = Path(cfg.model.load_weights).parent.name
         top = load_config(CONFIGS_DIR / "pretrain" / f"{producer}.yaml", defaults=pretrain_defaults)

@@ -7,11 +7,11 @@ import torch.nn.functional as F
 from test_engine import ROOT
 
 import toplight_plugin
-from toplight_plugin.core.backbones import library_model
-from toplight_plugin.core.conventional import CONVENTIONAL
-from toplight_plugin.core.flops import count_mflops
-from toplight_plugin.hosts.torchreid.build import build_model
-from toplight_plugin.hosts.torchreid.config import load_config
+from toplight_plugin.core.analysis.flops import count_mflops
+from toplight_plugin.core.models.backbones import library_model
+from toplight_plugin.core.models.configured import build_model
+from toplight_plugin.core.models.conventional import CONVENTIONAL
+from toplight_plugin.core.training.config import load_config
 
 
 @pytest.mark.parametrize(("name", "paper"), [("vi_resnet50", 3562), ("vi_convnext_tiny", 3620)])
@@ -59,7 +59,7 @@ def test_configs_build_their_network(dataset, network):
 def test_gradcam_explains_vits_last_block_input():
     """The patch tokens after ViT's last block do not reach the class-token feature (zero gradient); its last block's
     normalised input does."""
-    from toplight_plugin.core.gradcam import grad_cam
+    from toplight_plugin.core.analysis.gradcam import grad_cam
 
     model = toplight_plugin.build("vi_vit_b16", num_classes=3, height=64, width=32).eval()  # a 4 x 2 patch grid
     images = torch.randn(2, 3, 64, 32)
@@ -79,8 +79,8 @@ def test_gradcam_explains_vits_last_block_input():
 
 
 def test_gradcam_refuses_tokens_it_has_no_layer_for(monkeypatch):
-    from toplight_plugin.core.conventional import TokenTrunk
-    from toplight_plugin.core.gradcam import grad_cam
+    from toplight_plugin.core.analysis.gradcam import grad_cam
+    from toplight_plugin.core.models.conventional import TokenTrunk
 
     monkeypatch.setattr(TokenTrunk, "cam_layer", None)
     model = toplight_plugin.build("vi_vit_b16", num_classes=3, height=64, width=32)  # 1 + 4 x 2 tokens
@@ -91,7 +91,7 @@ def test_gradcam_refuses_tokens_it_has_no_layer_for(monkeypatch):
 
 def test_gradcam_reads_swins_channels_last_maps_as_maps():
     """Swin's Block4 output is (N, H, W, C): read as (N, C, H, W) the map has the 4 x 2 grid, not C x W."""
-    from toplight_plugin.core.gradcam import grad_cam
+    from toplight_plugin.core.analysis.gradcam import grad_cam
 
     model = toplight_plugin.build("vi_swin_tiny", num_classes=3, height=128, width=64).eval()
     images = torch.randn(2, 3, 128, 64)

@@ -7,10 +7,11 @@ from test_engine import ROOT, tiny
 
 import toplight_plugin
 from toplight_plugin.cli import train as train_tool
-from toplight_plugin.core.ddag import IWPA, CrossModalityGraph, DynamicDualAggregationLoss, horizontal_parts
-from toplight_plugin.core.losses import IdentityTripletLoss
-from toplight_plugin.hosts.torchreid.build import build_model, build_optimizer
-from toplight_plugin.hosts.torchreid.config import load_config
+from toplight_plugin.core.models.configured import build_model
+from toplight_plugin.core.models.ddag import IWPA, CrossModalityGraph, DynamicDualAggregationLoss, horizontal_parts
+from toplight_plugin.core.training.config import load_config
+from toplight_plugin.core.training.losses import IdentityTripletLoss
+from toplight_plugin.hosts.torchreid.build import build_optimizer
 
 
 @pytest.mark.parametrize("height", [3, 4, 8, 18])
@@ -113,7 +114,7 @@ def test_ddag_trains_through_the_engine_and_keeps_w_g(sysu_root, tmp_path, capsy
 
 
 def test_gradcam_explains_the_iwpa_feature():
-    from toplight_plugin.core.gradcam import grad_cam
+    from toplight_plugin.core.analysis.gradcam import grad_cam
 
     model = toplight_plugin.build("ddag_resnet50", num_classes=3).eval()
     images = torch.randn(2, 3, 64, 32)

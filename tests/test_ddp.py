@@ -37,7 +37,7 @@ def test_two_process_gloo_run_matches_single_process_evaluation(sysu_root, tmp_p
 
 
 def test_two_process_gloo_pretraining_writes_one_soup(tmp_path):
-    from toplight_plugin.core.synthetic import make_imagefolder
+    from toplight_plugin.core.data.synthetic import make_imagefolder
 
     root = make_imagefolder(tmp_path / "if", num_classes=4, images_per_class=8, size=(64, 64))
     save = tmp_path / "pre"
@@ -59,7 +59,7 @@ def _collectives(rank: int, world: int, store: str, out: str) -> None:
     """One process of the collectives test: rank 1's loss is NaN; each rank had its own batches."""
     import torch.distributed as dist
 
-    from toplight_plugin.hosts.torchreid import distributed
+    from toplight_plugin.core.training import distributed
 
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     try:
@@ -81,7 +81,7 @@ def test_a_nan_in_one_process_stops_every_process_and_epoch_means_cover_all_of_t
 
 
 def test_a_finite_loss_stops_when_another_process_diverged(tmp_path):
-    from toplight_plugin.core.checkpoint import stop_if_diverged
+    from toplight_plugin.core.training.checkpoint import stop_if_diverged
 
     with pytest.raises(FloatingPointError, match="a non-finite loss in another process at epoch 2, batch 7"):
         stop_if_diverged(torch.tensor(0.5), "training", 2, 7, tmp_path, "advice", finite=False)

@@ -11,10 +11,10 @@ import toplight_plugin
 from toplight_plugin.cli import benchmark as benchmark_tool
 from toplight_plugin.cli import export_onnx as export_tool
 from toplight_plugin.cli import search as search_tool
-from toplight_plugin.core.batchnorm import recalibrate_batchnorm
-from toplight_plugin.core.benchmark import random_batches
-from toplight_plugin.core.embedder import OnnxEmbedder, TorchEmbedder, load_batch
-from toplight_plugin.core.export import FeatureGraph, export_onnx, onnx_session, parity
+from toplight_plugin.core.deploy.benchmark import random_batches
+from toplight_plugin.core.deploy.embedder import OnnxEmbedder, TorchEmbedder, load_batch
+from toplight_plugin.core.deploy.export import FeatureGraph, export_onnx, onnx_session, parity
+from toplight_plugin.core.models.batchnorm import recalibrate_batchnorm
 
 
 @pytest.mark.parametrize("name", sorted(toplight_plugin.MODELS))
@@ -107,7 +107,7 @@ def test_quick_benchmark_measures_every_case(tmp_path):
 
 def test_gradcam_maps_before_and_after_fdr(sysu_root, tmp_path):
     from toplight_plugin.cli import gradcam as gradcam_tool
-    from toplight_plugin.core.gradcam import grad_cam
+    from toplight_plugin.core.analysis.gradcam import grad_cam
 
     model = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=1, height=64, width=32)
     recalibrate_batchnorm(model, random_batches(64, 32))

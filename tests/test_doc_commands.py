@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from toplight_plugin.core.pretrain import get_default_config as pretrain_defaults
-from toplight_plugin.hosts.torchreid.config import load_config
+from toplight_plugin.core.training.config import load_config
+from toplight_plugin.core.training.pretrain import get_default_config as pretrain_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {  # console script -> tool (toplight_plugin.cli.<tool>, tools/<tool>.py)

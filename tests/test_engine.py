@@ -11,12 +11,12 @@ import toplight_plugin
 from toplight_plugin.cli import curves as curves_tool
 from toplight_plugin.cli import test as test_tool
 from toplight_plugin.cli import train as train_tool
-from toplight_plugin.core.curves import read_curves
-from toplight_plugin.core.losses import IdentityTripletLoss, batch_hard_triplet
-from toplight_plugin.core.pretrain import get_default_config as pretrain_defaults
+from toplight_plugin.core.analysis.curves import read_curves
+from toplight_plugin.core.models.configured import build_model
+from toplight_plugin.core.training.config import load_config
+from toplight_plugin.core.training.losses import IdentityTripletLoss, batch_hard_triplet
+from toplight_plugin.core.training.pretrain import get_default_config as pretrain_defaults
 from toplight_plugin.hosts.torchreid import compat
-from toplight_plugin.hosts.torchreid.build import build_model
-from toplight_plugin.hosts.torchreid.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(ROOT.glob("configs/**/*.yaml"))

@@ -6,8 +6,8 @@ import itertools
 import pytest
 import torch
 
-from toplight_plugin.core.fdr import FDR, READINGS, SPATIAL
-from toplight_plugin.core.fdr_attention import ATTENTIONS, channel_shuffle
+from toplight_plugin.core.models.fdr import FDR, READINGS, SPATIAL
+from toplight_plugin.core.models.fdr_attention import ATTENTIONS, channel_shuffle
 
 
 @pytest.mark.parametrize(

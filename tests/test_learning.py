@@ -5,8 +5,8 @@ from pathlib import Path
 
 from toplight_plugin.cli import train as train_tool
 from toplight_plugin.cli.demo import RECIPE, matcher_results
-from toplight_plugin.core.synthetic import make_sysu
-from toplight_plugin.hosts.torchreid.config import load_config
+from toplight_plugin.core.data.synthetic import make_sysu
+from toplight_plugin.core.training.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

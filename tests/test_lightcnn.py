@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-import toplight_plugin.core.lightcnn  # noqa: F401  (registers the models)
-from toplight_plugin.core.registry import MODELS
+import toplight_plugin.core.models.lightcnn  # noqa: F401  (registers the models)
+from toplight_plugin.core.models.registry import MODELS
 
 NAMES = ("lightcnn29", "lightcnn29_toplight")
 SMALL = dict(height=32, width=32)  # same layers on 1/16 of the pixels (FDR on a 4x4 map): fast CPU tests
@@ -131,7 +131,7 @@ def test_public_checkpoint_loads_into_both_models(public_file, caplog):
     _assert_loaded(full, state, stems=False)
     assert torch.equal(full.state_dict()["head.fc2.weight"], state["fc2.weight"])
 
-    with caplog.at_level("INFO", logger="toplight_plugin.core.lightcnn"):
+    with caplog.at_level("INFO", logger="toplight_plugin.core.models.lightcnn"):
         small = MODELS["lightcnn29"](num_classes=7, pretrained=str(path))
     _assert_loaded(small, state, stems=False)
     assert small.head.fc2.weight.shape == (7, 256)

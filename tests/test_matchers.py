@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from toplight_plugin.core.matchers import CHANCE, histogram_features, matcher_extractor, pixel_features
-from toplight_plugin.core.synthetic import make_sysu
-from toplight_plugin.core.transforms import IMAGENET_MEAN, IMAGENET_STD
+from toplight_plugin.core.analysis.matchers import CHANCE, histogram_features, matcher_extractor, pixel_features
+from toplight_plugin.core.data.synthetic import make_sysu
+from toplight_plugin.core.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
 def test_pixel_matcher_is_normalised_cross_correlation():

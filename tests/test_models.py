@@ -6,8 +6,8 @@ import torch.nn.functional as F
 from conftest import input_size
 
 import toplight_plugin
-from toplight_plugin.core.batchnorm import recalibrate_batchnorm
-from toplight_plugin.core.registry import MODELS
+from toplight_plugin.core.models.batchnorm import recalibrate_batchnorm
+from toplight_plugin.core.models.registry import MODELS
 
 NAMES = sorted(MODELS)
 DUAL = [n for n in NAMES if n != "lightcnn29"]  # Table 8 baseline B has one path

@@ -9,9 +9,9 @@ import torch
 
 import toplight_plugin
 from toplight_plugin.cli.pretrain_top import main
-from toplight_plugin.core.pretrain import TOPModel, get_default_config, grl_coefficient
-from toplight_plugin.core.synthetic import make_imagefolder
-from toplight_plugin.hosts.torchreid.config import load_config
+from toplight_plugin.core.data.synthetic import make_imagefolder
+from toplight_plugin.core.training.config import load_config
+from toplight_plugin.core.training.pretrain import TOPModel, get_default_config, grl_coefficient
 
 
 def _overrides(root, save_dir, *extra):

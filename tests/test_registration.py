@@ -7,7 +7,7 @@ import torch
 from conftest import input_size
 
 import toplight_plugin
-from toplight_plugin.core.registry import MODELS
+from toplight_plugin.core.models.registry import MODELS
 from toplight_plugin.hosts.torchreid import compat
 from toplight_plugin.hosts.torchreid.register import register_models
 

@@ -20,10 +20,10 @@ from toplight_plugin.cli import soup as soup_tool
 from toplight_plugin.cli import test as test_tool
 from toplight_plugin.cli import train as train_tool
 from toplight_plugin.cli.console import run
-from toplight_plugin.core import checkpoint, run_folder
 from toplight_plugin.core.data.images import read_image
-from toplight_plugin.core.search import tie_warning
-from toplight_plugin.core.synthetic import make_sysu
+from toplight_plugin.core.data.synthetic import make_sysu
+from toplight_plugin.core.deploy.search import tie_warning
+from toplight_plugin.core.training import checkpoint, run_folder
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -78,8 +78,8 @@ def one_line(capsys, tool: str, argv: list[str]) -> str:
 # -- output folders ---------------------------------------------------------------------------------------------
 def test_a_second_run_is_refused_naming_the_holder_and_a_killed_holder_does_not_block(data, tmp_path):
     folder = tmp_path / "run"
-    code = ("import sys, time; from toplight_plugin.core.run_folder import locked; held = locked(sys.argv[1]); "
-            "held.__enter__(); print('held', flush=True); time.sleep(120)")  # fmt: skip
+    code = ("import sys, time; from toplight_plugin.core.training.run_folder import locked; "
+            "held = locked(sys.argv[1]); held.__enter__(); print('held', flush=True); time.sleep(120)")  # fmt: skip
     holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -252,7 +252,7 @@ def test_a_batch_of_one_identity_is_refused_before_training(data, tmp_path):
 
 
 def test_a_divergence_names_only_a_checkpoint_that_helps(copy, data, tmp_path, monkeypatch):
-    from toplight_plugin.core.losses import IdentityTripletLoss
+    from toplight_plugin.core.training.losses import IdentityTripletLoss
 
     forward = IdentityTripletLoss.forward
 

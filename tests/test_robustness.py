@@ -12,10 +12,10 @@ from toplight_plugin.cli import search as search_tool
 from toplight_plugin.cli import train as train_tool
 from toplight_plugin.core.data import sysu_mm01
 from toplight_plugin.core.data.images import list_images, read_image
-from toplight_plugin.core.export import export_onnx, parity
-from toplight_plugin.core.search import GalleryIndex
-from toplight_plugin.core.synthetic import make_sysu
-from toplight_plugin.hosts.torchreid.protocols import ProtocolOptions
+from toplight_plugin.core.data.synthetic import make_sysu
+from toplight_plugin.core.deploy.export import export_onnx, parity
+from toplight_plugin.core.deploy.search import GalleryIndex
+from toplight_plugin.core.evaluation.protocols import ProtocolOptions
 
 
 def _tiny(root, save_dir, *extra):
@@ -47,7 +47,7 @@ def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
 
 
 def test_a_diverging_loss_stops_training_before_the_step(sysu_root, tmp_path, monkeypatch):
-    from toplight_plugin.core.losses import IdentityTripletLoss
+    from toplight_plugin.core.training.losses import IdentityTripletLoss
 
     forward = IdentityTripletLoss.forward
 
@@ -142,7 +142,7 @@ def test_features_that_tie_everything_are_refused_not_scored(tmp_path):
 
 def test_features_that_differ_only_by_rounding_are_reported():
     from toplight_plugin.core.evaluation.distances import ROUNDING, FeatureDistances, largest_spread
-    from toplight_plugin.hosts.torchreid.protocols import refuse_ties
+    from toplight_plugin.core.evaluation.protocols import refuse_ties
 
     query = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
     gallery = torch.tensor([[1.0, 0.0], [1.0, 6e-4], [1.0, 9e-4]])  # 1 - cos = 0, 1.8e-7, 4.0e-7: a few float32 ulps

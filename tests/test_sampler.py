@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from toplight_plugin.core.sampler import CrossModalityPKSampler
+from toplight_plugin.core.data.sampler import CrossModalityPKSampler
 
 
 def _source(num_ids=13, rng_seed=0):

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from toplight_plugin.cli.make_synthetic import main
-from toplight_plugin.core.synthetic import make_imagefolder, make_regdb, make_sysu
+from toplight_plugin.core.data.synthetic import make_imagefolder, make_regdb, make_sysu
 
 SMALL = dict(num_ids=12, splits=(6, 2, 4), images_per_cam=2, size=(64, 32))
 

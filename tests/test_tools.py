@@ -4,8 +4,8 @@ import pytest
 
 import toplight_plugin
 from toplight_plugin.cli import demo
-from toplight_plugin.core.docs import replace_section
-from toplight_plugin.core.flops import count_mflops, to_markdown
+from toplight_plugin.core.analysis.docs import replace_section
+from toplight_plugin.core.analysis.flops import count_mflops, to_markdown
 
 
 def test_fdr_cost_is_the_transposed_convolutions_plus_the_attention_mlp():

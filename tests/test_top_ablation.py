@@ -8,7 +8,7 @@ from PIL import Image
 
 from toplight_plugin.cli.ablation_report import ARMS
 from toplight_plugin.cli.top_ablation import main
-from toplight_plugin.core.synthetic_corpus import _combinations, make_corpus, split_people, subset
+from toplight_plugin.core.data.synthetic_corpus import _combinations, make_corpus, split_people, subset
 
 TOY = ["--seeds", "1", "--colours", "typical", "--vi-ids", "10", "--test-ids", "6", "--corpus-classes", "8",
        "--corpus-images", "8", "--mini-images", "4", "--sp-epochs", "1", "--top-epochs", "1", "--vi-epochs", "1",

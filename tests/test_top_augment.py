@@ -4,7 +4,7 @@ import albumentations as A
 import numpy as np
 import pytest
 
-from toplight_plugin.core.top_augment import JPEG_QUALITY, TaskOrientedAugment, colour_steps, deformation, fit
+from toplight_plugin.core.data.top_augment import JPEG_QUALITY, TaskOrientedAugment, colour_steps, deformation, fit
 
 
 def _picture(seed=0):
@@ -58,7 +58,7 @@ def test_show_augs_writes_the_grid(tmp_path):
     from PIL import Image
 
     from toplight_plugin.cli.show_augs import main
-    from toplight_plugin.core.synthetic import make_imagefolder
+    from toplight_plugin.core.data.synthetic import make_imagefolder
 
     root = make_imagefolder(tmp_path / "if", num_classes=2, images_per_class=2, size=(64, 64))
     output = main(["--folder", str(root), "--count", "3", "--size", "64", "--output", str(tmp_path / "augs.png")])

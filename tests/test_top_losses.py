@@ -5,8 +5,8 @@ import torch
 
 import toplight_plugin
 from toplight_plugin.cli.soup import soup_file
-from toplight_plugin.core.soup import uniform_soup
-from toplight_plugin.core.top_losses import DomainClassifier, GradientReversal, TOPLoss
+from toplight_plugin.core.training.soup import uniform_soup
+from toplight_plugin.core.training.top_losses import DomainClassifier, GradientReversal, TOPLoss
 
 
 def test_gradient_reversal_is_identity_forward_and_negated_scaled_backward():

@@ -6,7 +6,7 @@ import pytest
 
 import toplight_plugin
 from toplight_plugin.core.data.images import BadImageError
-from toplight_plugin.core.transforms import ModalityAugment
+from toplight_plugin.core.data.transforms import ModalityAugment
 from toplight_plugin.hosts.torchreid import compat
 from toplight_plugin.hosts.torchreid.datasets import SYSUMM01, RegDB
 

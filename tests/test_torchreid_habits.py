@@ -13,11 +13,11 @@ from test_engine import tiny
 import toplight_plugin
 from toplight_plugin.cli import test as test_tool
 from toplight_plugin.cli import train as train_tool
-from toplight_plugin.core.batchnorm import recalibrate_batchnorm
-from toplight_plugin.core.weights import load_state_dict_file
+from toplight_plugin.core.models.batchnorm import recalibrate_batchnorm
+from toplight_plugin.core.models.configured import build_model
+from toplight_plugin.core.models.weights import load_state_dict_file
+from toplight_plugin.core.training.config import load_config
 from toplight_plugin.hosts.torchreid import compat, extractor
-from toplight_plugin.hosts.torchreid.build import build_model
-from toplight_plugin.hosts.torchreid.config import load_config
 from toplight_plugin.hosts.torchreid.distance_options import TorchreidDistance
 
 SYNTHETIC = Path(__file__).resolve().parents[1] / "configs" / "synthetic"

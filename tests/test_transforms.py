@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from toplight_plugin.core.transforms import (
+from toplight_plugin.core.data.transforms import (
     CAJ_ERASE_FILL,
     IMAGENET_MEAN,
     IMAGENET_STD,

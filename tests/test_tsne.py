@@ -7,7 +7,7 @@ from PIL import Image
 
 import toplight_plugin
 from toplight_plugin.cli.tsne import main
-from toplight_plugin.core.tsne import tsne
+from toplight_plugin.core.analysis.tsne import tsne
 
 
 def test_tsne_keeps_separable_clusters_apart():

@@ -9,8 +9,8 @@ import torchvision
 from safetensors.torch import save_file
 
 import toplight_plugin
-from toplight_plugin.core.backbones import build_blocks
-from toplight_plugin.core.weights import load_state_dict_file
+from toplight_plugin.core.models.backbones import build_blocks
+from toplight_plugin.core.models.weights import load_state_dict_file
 
 SIZE = dict(height=64, width=32)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from toplight_plugin.core.docs import replace_section
+from toplight_plugin.core.analysis.docs import replace_section
 from toplight_plugin.evaluation import FeatureDistances, evaluate_regdb, evaluate_sysu
 
 FULL = {"sysu": (3803, 301, 96), "regdb": (2060, 2060, 206), "large": (10_000, 100_000, 10_000)}

@@ -20,8 +20,8 @@ import onnxruntime
 import torch
 from tqdm import tqdm
 
-from toplight_plugin.core.benchmark import BACKENDS, BASELINE, VARIANTS, profile_ops, run_benchmark
-from toplight_plugin.core.docs import replace_section
+from toplight_plugin.core.analysis.docs import replace_section
+from toplight_plugin.core.deploy.benchmark import BACKENDS, BASELINE, VARIANTS, profile_ops, run_benchmark
 
 GOAL_MODEL = "toplight_mobilenetv3_large"
 

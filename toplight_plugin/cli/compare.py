@@ -23,13 +23,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from toplight_plugin.cli import test as test_tool
-from toplight_plugin.core.batchnorm import recalibrate_batchnorm
-from toplight_plugin.core.benchmark import Subject, random_batches, time_models
-from toplight_plugin.core.compare import Run, plot, to_markdown
-from toplight_plugin.core.flops import count_mflops, inference_mparams
-from toplight_plugin.core.paper_figures import paper_row
-from toplight_plugin.hosts.torchreid.build import build_model
-from toplight_plugin.hosts.torchreid.config import load_config
+from toplight_plugin.core.analysis.compare import Run, plot, to_markdown
+from toplight_plugin.core.analysis.flops import count_mflops, inference_mparams
+from toplight_plugin.core.analysis.paper_figures import paper_row
+from toplight_plugin.core.deploy.benchmark import Subject, random_batches, time_models
+from toplight_plugin.core.models.batchnorm import recalibrate_batchnorm
+from toplight_plugin.core.models.configured import build_model
+from toplight_plugin.core.training.config import load_config
 
 BACKENDS = ("eager", "onnxruntime")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from toplight_plugin.core import config_files
+from toplight_plugin.core.training import config_files
 
 
 def main(argv: list[str] | None = None) -> str:

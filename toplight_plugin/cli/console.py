@@ -11,8 +11,8 @@ import os
 import re
 import sys
 
-from toplight_plugin.core.checkpoint import DiskFullError
 from toplight_plugin.core.data.images import BadImageError
+from toplight_plugin.core.training.checkpoint import DiskFullError
 
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
                PermissionError, FloatingPointError, DiskFullError, BadImageError)  # fmt: skip

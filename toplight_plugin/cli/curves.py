@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from toplight_plugin.cli.figures import plt, save_png
-from toplight_plugin.core.curves import read_curves
+from toplight_plugin.core.analysis.curves import read_curves
 
 PANELS = (("Epoch/loss", "training loss"), ("Epoch/acc", "training accuracy (%)"), ("rank1", "test rank-1 (%)"),
           ("mAP", "test mAP (%)"))  # fmt: skip

@@ -19,14 +19,14 @@ from toplight_plugin.cli import search as search_tool
 from toplight_plugin.cli import train as train_tool
 from toplight_plugin.cli.overrides import add_overrides, parse
 from toplight_plugin.cli.pretrain_top import pretrain
-from toplight_plugin.core import run_folder
+from toplight_plugin.core.analysis.matchers import CHANCE, matcher_extractor
 from toplight_plugin.core.data import sysu_mm01
-from toplight_plugin.core.matchers import CHANCE, matcher_extractor
-from toplight_plugin.core.pretrain import get_default_config
-from toplight_plugin.core.synthetic import LEARNING_SET, make_imagefolder, make_sysu
+from toplight_plugin.core.data.synthetic import LEARNING_SET, make_imagefolder, make_sysu
+from toplight_plugin.core.evaluation.protocols import ProtocolOptions, evaluate_dataset
+from toplight_plugin.core.training import run_folder
+from toplight_plugin.core.training.config import load_config
+from toplight_plugin.core.training.pretrain import get_default_config
 from toplight_plugin.hosts.torchreid.build import build_datamanager
-from toplight_plugin.hosts.torchreid.config import load_config
-from toplight_plugin.hosts.torchreid.protocols import ProtocolOptions, evaluate_dataset
 
 RECIPE = Path("configs/synthetic/mbv3s_baseline.yaml")
 MATCHER_ROWS = {CHANCE: "chance (random features)", "pixels": "grayscale pixel matcher",

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from toplight_plugin.cli.model_args import add_model_arguments, model_from_args
 from toplight_plugin.cli.overrides import parse
-from toplight_plugin.core.export import export_onnx, parity
-from toplight_plugin.core.run_folder import refuse_own_input
+from toplight_plugin.core.deploy.export import export_onnx, parity
+from toplight_plugin.core.training.run_folder import refuse_own_input
 
 
 def main(argv: list[str] | None = None) -> float:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import toplight_plugin  # noqa: F401  (registers the models)
-from toplight_plugin.core.docs import replace_section
-from toplight_plugin.core.flops import flops_table, to_markdown
+from toplight_plugin.core.analysis.docs import replace_section
+from toplight_plugin.core.analysis.flops import flops_table, to_markdown
 
 
 def main(argv: list[str] | None = None) -> str:

@@ -15,10 +15,10 @@ from toplight_plugin.cli.figures import plt, save_png
 from toplight_plugin.cli.model_args import add_model_arguments, model_from_args
 from toplight_plugin.cli.overrides import parse
 from toplight_plugin.cli.search import MODALITIES
+from toplight_plugin.core.analysis.gradcam import grad_cam
 from toplight_plugin.core.data.images import list_images
-from toplight_plugin.core.embedder import load_batch
-from toplight_plugin.core.export import normalized
-from toplight_plugin.core.gradcam import grad_cam
+from toplight_plugin.core.deploy.embedder import load_batch
+from toplight_plugin.core.deploy.export import normalized
 
 
 def plot_maps(images, maps: dict[str, torch.Tensor], output: Path, titles: list[str]) -> Path:

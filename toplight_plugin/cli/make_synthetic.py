@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from toplight_plugin.core.synthetic import LEARNING_SET, make_imagefolder, make_regdb, make_sysu, preview
+from toplight_plugin.core.data.synthetic import LEARNING_SET, make_imagefolder, make_regdb, make_sysu, preview
 
 FOLDERS = {"sysu": "SYSU-MM01", "regdb": "RegDB", "imagefolder": "imagefolder"}
 MIN_SIZE = (18, 12)  # the renderer's background clutter spans up to a third of the height, half the width

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from toplight_plugin.cli.overrides import add_overrides
-from toplight_plugin.core.weights import load_state_dict_file
-from toplight_plugin.hosts.torchreid.build import build_model
-from toplight_plugin.hosts.torchreid.config import load_config
+from toplight_plugin.core.models.configured import build_model
+from toplight_plugin.core.models.weights import load_state_dict_file
+from toplight_plugin.core.training.config import load_config
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

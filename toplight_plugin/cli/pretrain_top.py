@@ -23,12 +23,11 @@ from tqdm import tqdm
 from toplight_plugin.cli.overrides import add_overrides, parse
 from toplight_plugin.cli.soup import soup_file
 from toplight_plugin.cli.textlog import run_log
-from toplight_plugin.core import checkpoint, run_folder
-from toplight_plugin.core.pretrain import PairedImageFolder, build_stage, get_default_config
-from toplight_plugin.core.seeding import seed_epoch
-from toplight_plugin.core.top_augment import TaskOrientedAugment
-from toplight_plugin.hosts.torchreid import distributed
-from toplight_plugin.hosts.torchreid.config import load_config
+from toplight_plugin.core.data.top_augment import TaskOrientedAugment
+from toplight_plugin.core.training import checkpoint, distributed, run_folder
+from toplight_plugin.core.training.config import load_config
+from toplight_plugin.core.training.pretrain import PairedImageFolder, build_stage, get_default_config
+from toplight_plugin.core.training.seeding import seed_epoch
 
 AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
 

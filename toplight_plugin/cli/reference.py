@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 
 from toplight_plugin.cli.train import parse
-from toplight_plugin.core import run_folder
-from toplight_plugin.hosts.torchreid.config import load_config
+from toplight_plugin.core.training import run_folder
+from toplight_plugin.core.training.config import load_config
 from toplight_plugin.hosts.torchreid.reference import build_reference
 
 

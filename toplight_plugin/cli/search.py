@@ -24,10 +24,10 @@ from toplight_plugin.cli.figures import plt, save_png
 from toplight_plugin.cli.model_args import add_model_arguments, model_from_args
 from toplight_plugin.cli.overrides import parse
 from toplight_plugin.core.data.images import list_images, read_image
-from toplight_plugin.core.dual_path import INFRARED, VISIBLE
-from toplight_plugin.core.embedder import OnnxEmbedder, TorchEmbedder
-from toplight_plugin.core.run_folder import refuse_run_folder
-from toplight_plugin.core.search import GalleryIndex, Ranking, rank, tie_warning
+from toplight_plugin.core.deploy.embedder import OnnxEmbedder, TorchEmbedder
+from toplight_plugin.core.deploy.search import GalleryIndex, Ranking, rank, tie_warning
+from toplight_plugin.core.models.dual_path import INFRARED, VISIBLE
+from toplight_plugin.core.training.run_folder import refuse_run_folder
 
 MODALITIES = {"visible": VISIBLE, "infrared": INFRARED}
 

@@ -14,7 +14,7 @@ import torch
 
 from toplight_plugin.cli.figures import plt, save_png
 from toplight_plugin.core.data.images import list_images, read_image
-from toplight_plugin.core.top_augment import TaskOrientedAugment
+from toplight_plugin.core.data.top_augment import TaskOrientedAugment
 
 
 def show_augs(paths: list[Path], output: Path, size: tuple[int, int] = (224, 224), seed: int = 0) -> Path:

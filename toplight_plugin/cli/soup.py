@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from toplight_plugin.core.checkpoint import atomic_save
-from toplight_plugin.core.run_folder import refuse_own_input
-from toplight_plugin.core.soup import uniform_soup
-from toplight_plugin.core.weights import load_state_dict_file
+from toplight_plugin.core.models.weights import load_state_dict_file
+from toplight_plugin.core.training.checkpoint import atomic_save
+from toplight_plugin.core.training.run_folder import refuse_own_input
+from toplight_plugin.core.training.soup import uniform_soup
 
 
 def soup_file(source: str | Path, target: str | Path) -> Path:

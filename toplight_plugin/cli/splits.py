@@ -19,8 +19,8 @@ import numpy as np
 
 from toplight_plugin.cli.overrides import add_overrides, parse
 from toplight_plugin.cli.train import run, session
-from toplight_plugin.core import checkpoint
-from toplight_plugin.hosts.torchreid.config import load_config
+from toplight_plugin.core.training import checkpoint
+from toplight_plugin.core.training.config import load_config
 
 COLUMNS = ("rank1", "rank10", "rank20", "mAP", "mINP")
 

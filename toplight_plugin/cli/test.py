@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from toplight_plugin.cli.train import parse, run, session
-from toplight_plugin.hosts.torchreid.config import load_config
+from toplight_plugin.core.training.config import load_config
 
 COLUMNS = ("rank1", "rank10", "rank20", "mAP", "mINP")
 

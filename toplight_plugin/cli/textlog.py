@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from toplight_plugin.core import run_folder
+from toplight_plugin.core.training import run_folder
 
 
 class _Tee:

@@ -25,8 +25,8 @@ from pathlib import Path
 from toplight_plugin.cli import pretrain_top
 from toplight_plugin.cli import train as train_tool
 from toplight_plugin.cli.ablation_report import ARMS, report
-from toplight_plugin.core.synthetic import make_sysu
-from toplight_plugin.core.synthetic_corpus import make_corpus, split_people, subset
+from toplight_plugin.core.data.synthetic import make_sysu
+from toplight_plugin.core.data.synthetic_corpus import make_corpus, split_people, subset
 
 TOP_ARMS = {
     "C_sp_generic": ["top.task_augs", "False", "top.identity", "id", "top.fake_domain", "False"],

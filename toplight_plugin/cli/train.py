@@ -23,10 +23,10 @@ import torch
 
 from toplight_plugin.cli import overrides
 from toplight_plugin.cli.textlog import run_log, text_log
-from toplight_plugin.core import checkpoint, run_folder
-from toplight_plugin.hosts.torchreid import distributed
-from toplight_plugin.hosts.torchreid.build import build_datamanager, build_engine, build_model
-from toplight_plugin.hosts.torchreid.config import load_config
+from toplight_plugin.core.models.configured import build_model
+from toplight_plugin.core.training import checkpoint, distributed, run_folder
+from toplight_plugin.core.training.config import load_config
+from toplight_plugin.hosts.torchreid.build import build_datamanager, build_engine
 
 
 def parse(argv, description: str) -> argparse.Namespace:

@@ -15,13 +15,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import toplight_plugin
 from toplight_plugin.cli.figures import plt, save_png
+from toplight_plugin.core.analysis.tsne import tsne
 from toplight_plugin.core.data import sysu_mm01
 from toplight_plugin.core.data.images import read_image
-from toplight_plugin.core.transforms import test_transform
-from toplight_plugin.core.tsne import tsne
-from toplight_plugin.core.weights import load_state_dict_file
+from toplight_plugin.core.data.transforms import test_transform
+from toplight_plugin.core.models import build
+from toplight_plugin.core.models.weights import load_state_dict_file
 
 
 def load_model(name: str, weights: str, height: int, width: int) -> torch.nn.Module:
@@ -30,8 +30,8 @@ def load_model(name: str, weights: str, height: int, width: int) -> torch.nn.Mod
     two_groups = any(k.startswith("backbone.pre.1.") for k in state)
     has_fdr = any(k.startswith("backbone.neck.") for k in state)
     options = {"fdr": None} if not has_fdr else {}
-    return toplight_plugin.build(name, num_classes=1, pretrained=weights, pre_groups=2 if two_groups else 1,
-                                 height=height, width=width, **options).eval()  # fmt: skip
+    return build(name, num_classes=1, pretrained=weights, pre_groups=2 if two_groups else 1,
+                 height=height, width=width, **options).eval()  # fmt: skip
 
 
 def sysu_records(root: str | Path, ids: int, per_modality: int):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .paper_figures import PAPER, PaperRow
+from toplight_plugin.core.analysis.paper_figures import PAPER, PaperRow
 
 METRICS = ("rank1", "mAP", "mINP")
 PRIMARY = {"sysumm01": "sysu_all", "regdb": "regdb_v2i"}  # the protocol each paper table reports

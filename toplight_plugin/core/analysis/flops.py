@@ -7,8 +7,8 @@ import warnings
 import torch
 import torch.nn as nn
 
-from .heads import TRAINING_ONLY
-from .paper_figures import paper_mflops
+from toplight_plugin.core.analysis.paper_figures import paper_mflops
+from toplight_plugin.core.models.heads import TRAINING_ONLY
 
 
 def count_mflops(model: nn.Module, size: tuple[int, int] = (288, 144), in_chans: int = 3) -> float:
@@ -42,7 +42,7 @@ def inference_mparams(model: nn.Module) -> float:
 
 def flops_table(size: tuple[int, int] = (288, 144)) -> list[dict]:
     """One row per Table 4 variant: our counts without the FDR, what each FDR reading adds, and the paper's."""
-    from .registry import build
+    from toplight_plugin.core.models.registry import build
 
     rows = []
     for name, (paper_base, paper_top) in paper_mflops().items():

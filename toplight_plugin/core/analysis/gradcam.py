@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .dual_path import DualPathNet
-from .heads import ReIDNet
+from toplight_plugin.core.models.dual_path import DualPathNet
+from toplight_plugin.core.models.heads import ReIDNet
 
 
 def _cam(activation: torch.Tensor, gradient: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from toplight_plugin.core.transforms import GRAY_WEIGHTS
+from toplight_plugin.core.data.transforms import GRAY_WEIGHTS
 
 PIXEL_SIZE = (32, 16)  # (height, width) the pixel matcher compares at
 HISTOGRAM_BINS = 4  # per channel: a 64-bin joint RGB histogram

@@ -20,6 +20,8 @@ from torch.utils.data import Sampler
 
 from toplight_plugin.core.data.records import INFRARED, VISIBLE
 
+NAME = "CrossModalityPKSampler"  # what a config's sampler.train_sampler names it
+
 
 class CrossModalityPKSampler(Sampler[int]):
     """Yields dataset indices; batch them with ``batch_size = P * 2K`` (``batch_sampler`` style is not needed).

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .synthetic_render import Person, random_person, render_thermal, render_visible
+from toplight_plugin.core.data.synthetic_render import Person, random_person, render_thermal, render_visible
 
 VISIBLE_CAMS, INFRARED_CAMS = (1, 2, 4, 5), (3, 6)
 # The SYSU-MM01-layout set the learning evidence is measured on (docs/learning.md): 280 training identities,
@@ -40,7 +40,7 @@ def _fresh(root: str | Path) -> Path:
             raise ValueError(f"{root} is not empty and holds no {MARKER}: not overwriting what is not a synthetic set")
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
-    (root / MARKER).write_text("written by toplight_plugin.core.synthetic; replaced whenever a new set is made here\n")
+    (root / MARKER).write_text(f"written by {__name__}; replaced whenever a new set is made here\n")
     return root
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .synthetic import VISIBLE_CAMS, _camera_look, _check, _fresh
-from .synthetic_render import (
+from toplight_plugin.core.data.synthetic import VISIBLE_CAMS, _camera_look, _check, _fresh
+from toplight_plugin.core.data.synthetic_render import (
     CYCLES,
     HEADS,
     PATTERNS,

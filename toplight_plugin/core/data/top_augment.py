@@ -21,7 +21,7 @@ import albumentations as A
 import numpy as np
 from albumentations.pytorch import ToTensorV2
 
-from toplight_plugin.core.transforms import IMAGENET_MEAN, IMAGENET_STD, reseed
+from toplight_plugin.core.data.transforms import IMAGENET_MEAN, IMAGENET_STD, reseed
 
 CROP_SCALE = (0.5, 1.0)
 JPEG_QUALITY = (10, 40)

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .batchnorm import recalibrate_batchnorm
-from .export import export_onnx, onnx_features, onnx_session
-from .flops import count_mflops, inference_mparams
-from .registry import build
+from toplight_plugin.core.analysis.flops import count_mflops, inference_mparams
+from toplight_plugin.core.deploy.export import export_onnx, onnx_features, onnx_session
+from toplight_plugin.core.models.batchnorm import recalibrate_batchnorm
+from toplight_plugin.core.models.registry import build
 
 BACKENDS = ("eager", "channels_last", "onnxruntime")
 BASELINE = "agw_resnet50"
@@ -59,7 +59,7 @@ class Case:
 
 def random_batches(height: int, width: int, batches: int = 4, batch_size: int = 8) -> list[tuple]:
     """Seeded random images, alternately visible and infrared: what an untrained model's BatchNorm statistics are
-    estimated on before it is timed (core/batchnorm.py says why)."""
+    estimated on before it is timed (core/models/batchnorm.py says why)."""
     generator = torch.Generator().manual_seed(0)
     return [(torch.randn(batch_size, 3, height, width, generator=generator), i % 2) for i in range(batches)]
 

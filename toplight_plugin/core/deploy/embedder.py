@@ -9,11 +9,11 @@ import albumentations as A
 import numpy as np
 import torch
 
-from .data.images import read_image
-from .dual_path import INFRARED
-from .export import FeatureGraph, onnx_features, onnx_session
-from .heads import ReIDNet
-from .transforms import IMAGENET_MEAN, IMAGENET_STD
+from toplight_plugin.core.data.images import read_image
+from toplight_plugin.core.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from toplight_plugin.core.deploy.export import FeatureGraph, onnx_features, onnx_session
+from toplight_plugin.core.models.dual_path import INFRARED
+from toplight_plugin.core.models.heads import ReIDNet
 
 
 def load_batch(paths: list[str | Path], height: int, width: int) -> np.ndarray:

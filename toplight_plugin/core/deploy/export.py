@@ -17,10 +17,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .dual_path import DualPathNet
-from .heads import ReIDNet
-from .transforms import IMAGENET_MEAN, IMAGENET_STD
-from .weights import text_instead_of_binary
+from toplight_plugin.core.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from toplight_plugin.core.models.dual_path import DualPathNet
+from toplight_plugin.core.models.heads import ReIDNet
+from toplight_plugin.core.models.weights import text_instead_of_binary
 
 INPUTS, OUTPUT = ("images", "modality"), "features"
 

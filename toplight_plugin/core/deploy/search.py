@@ -14,7 +14,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .evaluation.distances import ROUNDING, FeatureDistances, largest_spread
+from toplight_plugin.core.evaluation.distances import ROUNDING, FeatureDistances, largest_spread
 
 
 def identities(paths: list[Path]) -> list[str] | None:

@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .assemble import ALLOW_HEAD, load_own_or_keep, split_pretrained
-from .backbones import BackboneSpec, library_model, set_last_stride
-from .dual_path import DualPathNet
-from .heads import BNNeck, ReIDNet
-from .registry import register_model
+from toplight_plugin.core.models.assemble import ALLOW_HEAD, load_own_or_keep, split_pretrained
+from toplight_plugin.core.models.backbones import BackboneSpec, library_model, set_last_stride
+from toplight_plugin.core.models.dual_path import DualPathNet
+from toplight_plugin.core.models.heads import BNNeck, ReIDNet
+from toplight_plugin.core.models.registry import register_model
 
 NON_LOCAL_AFTER = {"layer2": (2, 3), "layer3": (3, 4, 5)}  # 0-based block indices
 FEAT_DIM = 2048

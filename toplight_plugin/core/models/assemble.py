@@ -9,11 +9,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .checkpoint import non_finite
-from .dual_path import DualPathNet
-from .fdr import FDR
-from .heads import ReIDNet
-from .weights import load_state_dict_file
+from toplight_plugin.core.models.dual_path import DualPathNet
+from toplight_plugin.core.models.fdr import FDR
+from toplight_plugin.core.models.heads import ReIDNet
+from toplight_plugin.core.models.weights import load_state_dict_file, non_finite
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .weights import load_into
+from toplight_plugin.core.models.weights import load_into
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .agw import cut_resnet
-from .assemble import ALLOW_HEAD, load_own_or_keep, split_pretrained
-from .backbones import BackboneSpec, library_model
-from .dual_path import DualPathNet
-from .heads import BNNeck, ReIDNet
-from .registry import register_model
+from toplight_plugin.core.models.agw import cut_resnet
+from toplight_plugin.core.models.assemble import ALLOW_HEAD, load_own_or_keep, split_pretrained
+from toplight_plugin.core.models.backbones import BackboneSpec, library_model
+from toplight_plugin.core.models.dual_path import DualPathNet
+from toplight_plugin.core.models.heads import BNNeck, ReIDNet
+from toplight_plugin.core.models.registry import register_model
 
 
 class TokenTrunk(nn.Module):

@@ -21,13 +21,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .agw import RESNET50, cut_resnet
-from .assemble import ALLOW_HEAD, load_own_or_keep, split_pretrained
-from .backbones import library_model, set_last_stride
-from .dual_path import DualPathNet
-from .heads import BNNeck, ReIDNet
-from .losses import IdentityTripletLoss
-from .registry import register_model
+from toplight_plugin.core.models.agw import RESNET50, cut_resnet
+from toplight_plugin.core.models.assemble import ALLOW_HEAD, load_own_or_keep, split_pretrained
+from toplight_plugin.core.models.backbones import library_model, set_last_stride
+from toplight_plugin.core.models.dual_path import DualPathNet
+from toplight_plugin.core.models.heads import BNNeck, ReIDNet
+from toplight_plugin.core.models.registry import register_model
+from toplight_plugin.core.training.losses import IdentityTripletLoss
 
 FEAT_DIM = 2048
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .fdr_attention import ATTENTIONS, build_attention
+from toplight_plugin.core.models.fdr_attention import ATTENTIONS, build_attention
 
 SPATIAL = ("hs+vs", "hs", "vs", "gap")
 READINGS = ("spatial", "literal")

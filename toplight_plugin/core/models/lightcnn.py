@@ -20,11 +20,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .assemble import ALLOW_HEAD, FDROptions, assemble, is_own_checkpoint, load_own_checkpoint
-from .dual_path import until_global_pool
-from .heads import ReIDNet
-from .registry import register_model
-from .weights import load_state_dict_file
+from toplight_plugin.core.models.assemble import (
+    ALLOW_HEAD,
+    FDROptions,
+    assemble,
+    is_own_checkpoint,
+    load_own_checkpoint,
+)
+from toplight_plugin.core.models.dual_path import until_global_pool
+from toplight_plugin.core.models.heads import ReIDNet
+from toplight_plugin.core.models.registry import register_model
+from toplight_plugin.core.models.weights import load_state_dict_file
 
 log = logging.getLogger(__name__)
 

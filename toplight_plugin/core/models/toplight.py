@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch.nn as nn
 
-from .assemble import ALLOW_HEAD, FDROptions, assemble, load_own_or_keep, split_pretrained
-from .backbones import BACKBONES, build_blocks
-from .heads import BNNeck
-from .registry import register_model, register_variant
+from toplight_plugin.core.models.assemble import ALLOW_HEAD, FDROptions, assemble, load_own_or_keep, split_pretrained
+from toplight_plugin.core.models.backbones import BACKBONES, build_blocks
+from toplight_plugin.core.models.heads import BNNeck
+from toplight_plugin.core.models.registry import register_model, register_variant
 
 
 def build_toplight(

@@ -101,3 +101,8 @@ def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], source: s
                 parts.append(f"{len(keys)} {label} (e.g. {', '.join(keys[:3])})")
         raise ValueError(f"{source}: does not fit {type(module).__name__}: " + "; ".join(parts))
     module.load_state_dict(state, strict=not ignore)
+
+
+def non_finite(state: dict[str, torch.Tensor]) -> list[str]:
+    """The floating-point tensors of ``state`` holding NaN or inf, sorted."""
+    return sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .weights import safe_load
+from toplight_plugin.core.models.weights import non_finite, safe_load
 
 LAST = "last.pth"
 EPOCH = re.compile(r"epoch-(\d+)\.pth")
@@ -91,11 +91,6 @@ def newest(folder: str | Path) -> Path | None:
         return folder / LAST
     epochs = _epochs(folder)
     return epochs[-1] if epochs else None
-
-
-def non_finite(state: dict[str, torch.Tensor]) -> list[str]:
-    """The floating-point tensors of ``state`` holding NaN or inf, sorted."""
-    return sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
 
 
 RESUMABLE = ("state_dict", "epoch", "optimizer", "scheduler")

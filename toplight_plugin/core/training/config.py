@@ -13,9 +13,8 @@ from pathlib import Path
 
 from yacs.config import CfgNode as CN
 
-from toplight_plugin.core import config_files
-
-from .config_checks import check, fit
+from toplight_plugin.core.training import config_files
+from toplight_plugin.core.training.config_checks import check, fit
 
 
 def get_default_config() -> CN:
@@ -163,7 +162,7 @@ def _named(source: str):
         message = str(error.args[0]) if error.args else repr(error)
         key = message.split(":", 1)[-1].strip()
         raise KeyError(
-            f"{source}: unknown config key {key!r} (keys: toplight_plugin/hosts/torchreid/config.py)"
+            f"{source}: unknown config key {key!r} (keys: toplight_plugin/core/training/config.py)"
         ) from None
     except ValueError as error:
         raise ValueError(f"{source}: {error}") from None

@@ -4,19 +4,20 @@ has fewer nodes). ``fit`` then settles what a torchreid habit leaves open, sayin
 
 from __future__ import annotations
 
+import torch
+
 from toplight_plugin.core.data.images import BAD_IMAGES
-from toplight_plugin.core.fdr import READINGS, SPATIAL
-from toplight_plugin.core.fdr_attention import ATTENTIONS
-from toplight_plugin.core.losses import TRIPLETS
-from toplight_plugin.core.registry import MODELS
-from toplight_plugin.core.sampler import fit_batch
-from toplight_plugin.core.schedule import SCHEDULERS
-from toplight_plugin.core.transforms import PRESETS
+from toplight_plugin.core.data.sampler import NAME as PK_SAMPLER
+from toplight_plugin.core.data.sampler import fit_batch
+from toplight_plugin.core.data.transforms import PRESETS
+from toplight_plugin.core.evaluation.protocols import ProtocolOptions
+from toplight_plugin.core.models.fdr import READINGS, SPATIAL
+from toplight_plugin.core.models.fdr_attention import ATTENTIONS
+from toplight_plugin.core.models.registry import MODELS
+from toplight_plugin.core.training.losses import TRIPLETS
+from toplight_plugin.core.training.schedule import SCHEDULERS
 
-from .engine import AMP_DTYPES
-from .protocols import ProtocolOptions
-from .sampler import NAME as PK_SAMPLER
-
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # toplight.amp on CUDA
 OPTIMIZERS = ("adamw", "adam", "amsgrad", "sgd", "rmsprop", "radam")
 
 CHOICES = {

@@ -19,13 +19,13 @@ import torch.nn as nn
 from torchvision.datasets import ImageFolder
 from yacs.config import CfgNode as CN
 
-from toplight_plugin.core.backbones import BACKBONES, library_model, unused_keys
-from toplight_plugin.core.batchnorm import set_batchnorm_momentum
 from toplight_plugin.core.data.images import read_image
-from toplight_plugin.core.registry import build
-from toplight_plugin.core.top_augment import TaskOrientedAugment
-from toplight_plugin.core.top_losses import TOPLoss
-from toplight_plugin.core.weights import load_state_dict_file
+from toplight_plugin.core.data.top_augment import TaskOrientedAugment
+from toplight_plugin.core.models.backbones import BACKBONES, library_model, unused_keys
+from toplight_plugin.core.models.batchnorm import set_batchnorm_momentum
+from toplight_plugin.core.models.registry import build
+from toplight_plugin.core.models.weights import load_state_dict_file
+from toplight_plugin.core.training.top_losses import TOPLoss
 
 
 def get_default_config() -> CN:

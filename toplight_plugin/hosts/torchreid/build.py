@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from toplight_plugin.core.batchnorm import set_batchnorm_momentum
-from toplight_plugin.core.heads import TRAINING_ONLY
-from toplight_plugin.core.losses import IdentityTripletLoss
-from toplight_plugin.core.registry import WITHOUT_FDR, build
-from toplight_plugin.core.schedule import EpochSchedule, build_scheduler
-from toplight_plugin.core.transforms import PRESETS, ModalityAugment
+from toplight_plugin.core.data.transforms import PRESETS, ModalityAugment
+from toplight_plugin.core.evaluation.protocols import ProtocolOptions
+from toplight_plugin.core.training import distributed
+from toplight_plugin.core.training.losses import IdentityTripletLoss
+from toplight_plugin.core.training.schedule import EpochSchedule, build_scheduler
+from toplight_plugin.hosts.torchreid import compat
 
-from . import compat, distributed
 from .datasets import dataset_options
 from .engine import VIEngine
-from .protocols import ProtocolOptions
 from .register import register_all
 
 
@@ -60,33 +58,6 @@ def build_datamanager(cfg, use_gpu: bool):
             # evaluation alone draws no training batch: the PK sampler's batch constraints would refuse a small set
             train_sampler="RandomSampler" if cfg.test.evaluate else cfg.sampler.train_sampler,
         )
-
-
-def build_model(cfg, num_classes: int, weights: str = "", evaluate: bool = False):
-    """The configured model; ``weights`` (or ``model.load_weights``) is a local file, else ImageNet if pretrained.
-
-    The file must cover the model: for testing, export and search (``evaluate``) all but the head's classifier;
-    to start training, all but the head (a new dataset's) and the prefixes the config names in
-    ``model.allow_missing`` (a soup's missing FDR).
-    """
-    name = cfg.model.name
-    allowed = TRAINING_ONLY if evaluate else ("head.", *cfg.model.allow_missing)
-    options = dict(height=cfg.data.height, width=cfg.data.width, allow_missing=allowed)
-    if name not in WITHOUT_FDR and (cfg.toplight.fdr or name != "lightcnn29"):
-        options.update(
-            fdr=cfg.toplight.fdr or None,
-            fdr_sigma=cfg.toplight.fdr_sigma,
-            fdr_mu=cfg.toplight.fdr_mu,
-            fdr_attention=cfg.toplight.fdr_attention,
-            fdr_upsample=cfg.toplight.fdr_upsample,
-            fdr_groups=cfg.toplight.fdr_groups,
-            fdr_reading=cfg.toplight.fdr_reading,
-        )
-    if name.startswith("toplight_"):
-        options["last_stride"] = cfg.toplight.last_stride
-    pretrained = weights or cfg.model.load_weights or bool(cfg.model.pretrained)
-    model = build(name, num_classes, loss="triplet", pretrained=pretrained, **options)
-    return set_batchnorm_momentum(model, cfg.toplight.bn_momentum)
 
 
 def _optimizer(cfg, groups) -> torch.optim.Optimizer:

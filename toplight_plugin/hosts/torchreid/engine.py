@@ -4,7 +4,7 @@
   loss (``wrap_loss``, e.g. DDAG's); AMP on CUDA.
 - ``train`` (one epoch): seeds the epoch from (seed, epoch) before torchreid's loop and writes a checkpoint after
   it, so a run killed at any point and resumed from its last checkpoint replays the same batches and augmentations.
-- ``_evaluate``: the published protocols (protocols.evaluate_published) instead of torchreid's Market rule.
+- ``_evaluate``: the published protocols (evaluate.evaluate_published) instead of torchreid's Market rule.
 - ``save_model``: atomic checkpoints with plain Python floats, loadable with ``weights_only=True``.
 Under ``torchrun`` the model is wrapped in DistributedDataParallel, each rank trains on its sampler share, features
 are extracted in shards and gathered, and only rank 0 writes checkpoints, logs and results.
@@ -19,14 +19,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from toplight_plugin.core import checkpoint
-from toplight_plugin.core.losses import IdentityTripletLoss
-from toplight_plugin.core.seeding import seed_epoch
-
-from . import compat, distributed
-from .protocols import ProtocolOptions, evaluate_published
-
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+from toplight_plugin.core.evaluation.protocols import ProtocolOptions
+from toplight_plugin.core.training import checkpoint, distributed
+from toplight_plugin.core.training.config_checks import AMP_DTYPES
+from toplight_plugin.core.training.losses import IdentityTripletLoss
+from toplight_plugin.core.training.seeding import seed_epoch
+from toplight_plugin.hosts.torchreid import compat
+from toplight_plugin.hosts.torchreid.evaluate import evaluate_published
 
 
 class ProgressLoader:

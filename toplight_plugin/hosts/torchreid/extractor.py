@@ -18,8 +18,8 @@ from PIL import Image
 
 from toplight_plugin.core.data.images import read_image
 from toplight_plugin.core.data.records import INFRARED, VISIBLE
-from toplight_plugin.core.heads import TRAINING_ONLY
-from toplight_plugin.core.registry import build
+from toplight_plugin.core.models.heads import TRAINING_ONLY
+from toplight_plugin.core.models.registry import build
 
 from . import compat
 

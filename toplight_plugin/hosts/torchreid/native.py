@@ -4,7 +4,7 @@ torchreid has registries for models and datasets but none for evaluation protoco
 beside the image, so ``import toplight_plugin`` installs four small hooks on torchreid itself; each changes
 nothing for torchreid's own datasets and models:
 
-- ``Engine._evaluate``: on a plugin dataset, the published protocol (protocols.evaluate_published) instead of the
+- ``Engine._evaluate``: on a plugin dataset, the published protocol (evaluate.evaluate_published) instead of the
   Market-1501 rule, with each image routed to its modality's stem;
 - ``Engine.parse_data_for_train``: a plugin model is told each training image's modality before torchreid's loop
   calls ``model(images)``;
@@ -21,12 +21,12 @@ import warnings
 
 import torch
 
-from toplight_plugin.core.heads import ReIDNet
-from toplight_plugin.core.weights import load_state_dict_file
+from toplight_plugin.core.models.heads import ReIDNet
+from toplight_plugin.core.models.weights import load_state_dict_file
+from toplight_plugin.hosts.torchreid.evaluate import evaluate_published
 
 from . import compat, extractor
 from .datasets import DATASETS
-from .protocols import evaluate_published
 
 MARK = "_toplight_hook"
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import torch
 
+from toplight_plugin.core.evaluation.protocols import ProtocolOptions
+
 from . import compat
 from .build import build_datamanager
-from .protocols import ProtocolOptions
 
 
 class ReferenceEngine(compat.torchreid().engine.ImageTripletEngine):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 
-from ...core.batchnorm import set_batchnorm_momentum
-from ...core.registry import MODELS
+from toplight_plugin.core.models.batchnorm import set_batchnorm_momentum
+from toplight_plugin.core.models.registry import MODELS
+
 from . import compat, native
 from .datasets import DATASETS
 from .sampler import register_sampler

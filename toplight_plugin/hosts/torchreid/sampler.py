@@ -11,11 +11,9 @@ import functools
 
 import torch
 
-from toplight_plugin.core.sampler import CrossModalityPKSampler
+from toplight_plugin.core.data.sampler import NAME, CrossModalityPKSampler
 
 from . import compat
-
-NAME = "CrossModalityPKSampler"
 
 
 def build_cross_modality_sampler(data_source, batch_size: int, num_instances: int) -> CrossModalityPKSampler:
