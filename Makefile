@@ -16,7 +16,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check toplight_plugin tools tests
-	$(PY) -m pytest -q
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile  # two single-threaded workers, one per core
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check toplight_plugin tools tests
