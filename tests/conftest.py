@@ -1,9 +1,11 @@
 """Shared fixtures: small inputs so the whole suite stays fast on two CPU cores."""
 
+import os
+
 import pytest
 import torch
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))  # one per xdist worker under make test
 torch.set_flush_denormal(True)  # randomly initialised nets produce denormals, which are slow on CPU
 
 # (height, width) each model family is exercised at; LightCNN's fc fixes 128x128.

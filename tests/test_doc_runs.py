@@ -15,6 +15,7 @@ REAL_DATA = ("/path/to/", "configs/sysu/", "configs/regdb/", "configs/pretrain/"
 TRAIN = ["train.max_epoch", "1", "toplight.warmup_epochs", "0", "train.stepsize", "[1]", "data.height", "64",
          "data.width", "32", "data.workers", "0", "test.eval_freq", "-1", "toplight.trials", "2"]  # fmt: skip
 FEW_IDS = {"make_synthetic": ["--sysu-ids", "16", "4", "6", "--images-per-cam", "3"], "demo": ["--ids", "16", "4", "6"]}
+ALL_IDS: dict[str, list[str]] = {}
 BUDGET = {  # appended to the documented arguments; later options win
     "train": TRAIN,
     "reference": ["train.max_epoch", "1", "train.stepsize", "[1]", "data.height", "64", "data.width", "32",
@@ -27,18 +28,18 @@ BUDGET = {  # appended to the documented arguments; later options win
 }  # fmt: skip
 SHORTER = {"--pretrain-epochs": "1"}  # replaces the value where the document gives the option
 MAKE_DEMO = "make demo"
-RUNS = {  # doc -> (the commands it says come first, a file its last block writes, whether identities are cut)
-    "README.md": ([], "output/synthetic/mbv3s_baseline/results.json", True),
-    "docs/data.md": ([], "data/small/SYSU-MM01/exp/test_id.txt", True),
-    "docs/deploy.md": ([MAKE_DEMO], "output/demo/model.onnx", True),
-    "docs/learning.md": ([], "docs/images/learning_curves.png", True),
-    "docs/pretraining.md": ([], "output/top-try/soup.pth", True),
-    "docs/torchreid.md": ([MAKE_DEMO], "log/synthetic_mbv3s_tool/last.pth", True),
+RUNS = {  # doc -> (the commands it says come first, a file its last block writes, the identity cut)
+    "README.md": ([], "output/synthetic/mbv3s_baseline/results.json", FEW_IDS),
+    "docs/data.md": ([], "data/small/SYSU-MM01/exp/test_id.txt", FEW_IDS),
+    "docs/deploy.md": ([MAKE_DEMO], "output/demo/model.onnx", FEW_IDS),
+    "docs/learning.md": ([], "docs/images/learning_curves.png", FEW_IDS),
+    "docs/pretraining.md": ([], "output/top-try/soup.pth", FEW_IDS),
+    "docs/torchreid.md": ([MAKE_DEMO], "log/synthetic_mbv3s_tool/last.pth", FEW_IDS),
     # its commands name image files of the full seed-1 set, so it keeps every identity
     "docs/search.md": (
         [MAKE_DEMO, "python tools/train.py --config-file configs/synthetic/mbv3s_fdr.yaml data.save_dir "
          "output/learning/fdr data.workers 0"],  # learning.md's seed-1 FDR model
-        "docs/images/gradcam_demo.png", False),
+        "docs/images/gradcam_demo.png", ALL_IDS),
 }  # fmt: skip
 PYTHON_RUN = {"docs/learning.md"}  # documents whose Python blocks are steps (the others show the API)
 
@@ -74,14 +75,14 @@ def test_every_document_that_runs_on_synthetic_data_is_run():
 @pytest.mark.parametrize("doc", sorted(RUNS))
 def test_documented_commands_run_in_a_fresh_folder(doc, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    _, written, cut_ids = RUNS[doc]
+    _, written, id_cut = RUNS[doc]
     for kind, step in steps(doc):
         if kind == "python":
             (tmp_path / "block.py").write_text(step)
             runpy.run_path(str(tmp_path / "block.py"), run_name="__main__")
             continue
         tool, args = step
-        budget = [*(FEW_IDS.get(tool, []) if cut_ids else []), *BUDGET.get(tool, [])]
+        budget = [*id_cut.get(tool, []), *BUDGET.get(tool, [])]
         args = [SHORTER.get(before, word) for before, word in zip(["", *args], args, strict=False)]
         status = run(tool, [*args, *budget])
         assert status == 0, f"{doc}: {tool} {' '.join(args)} exited {status}: {capsys.readouterr().err}"
