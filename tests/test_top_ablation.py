@@ -11,8 +11,8 @@ from toplight_plugin.cli.top_ablation import main
 from toplight_plugin.core.data.synthetic_corpus import _combinations, make_corpus, split_people, subset
 
 TOY = ["--seeds", "1", "--colours", "typical", "--vi-ids", "10", "--test-ids", "6", "--corpus-classes", "8",
-       "--corpus-images", "8", "--mini-images", "4", "--sp-epochs", "1", "--top-epochs", "1", "--vi-epochs", "1",
-       "--size", "64", "32", "--workers", "0"]  # fmt: skip
+       "--corpus-images", "8", "--mini-images", "4", "--sp-epochs", "1", "--top-epochs", "1", "--vi-epochs", "2",
+       "--short-epochs", "1", "--size", "64", "32", "--workers", "0"]  # fmt: skip
 
 
 def test_people_are_distinct_and_the_vi_set_and_corpus_disjoint():
@@ -49,12 +49,18 @@ def test_the_ablation_runs_every_arm_and_reuses_its_stages(tmp_path, capsys):
     results = main([*TOY, "--work", str(tmp_path / "work")])["typical"]
     written = json.loads((tmp_path / "work" / "top_ablation.json").read_text())
     assert written == results and set(written) == set(ARMS)
+    metrics = {"all_rank1", "all_mAP", "indoor_rank1", "indoor_mAP"}
     for arm in ARMS:
         figures = written[arm]["1"]
-        assert set(figures) == {"all_rank1", "all_mAP", "indoor_rank1", "indoor_mAP"}
+        stages = ("", "short_") if arm == "E_scratch" else ("", "short_", "zero_shot_")  # random weights: no zero-shot
+        assert set(figures) == {stage + metric for stage in stages for metric in metrics}
         assert all(0 <= v <= 100 for v in figures.values())
     seed = tmp_path / "work" / "seed1"
-    assert (seed / "typical" / "sp" / "sp.pth").is_file() and (seed / "E_scratch" / "figures.json").is_file()
+    assert (seed / "typical" / "sp" / "sp.pth").is_file()
+    assert {p.parent.name for p in (seed / "E_scratch").glob("*/figures.json")} == {"vi", "vi-1"}
+    assert {p.parent.name for p in (seed / "typical" / "A_sp").glob("*/figures.json")} == {"vi", "vi-1", "zero-shot"}
+    epochs = {p.parent.name: len(list(p.parent.glob("epoch-*.pth"))) for p in seed.rglob("figures.json")}
+    assert {epochs["vi"], epochs["vi-1"], epochs["zero-shot"]} == {2, 1, 0}  # the two budgets, and no training
     for arm in ("C_sp_generic", "D_sp_idc", "B_sp_top"):
         assert (seed / "typical" / arm / "top" / "soup.pth").is_file()
     with Image.open(tmp_path / "work" / "top_ablation.png") as picture:
@@ -63,4 +69,6 @@ def test_the_ablation_runs_every_arm_and_reuses_its_stages(tmp_path, capsys):
     stamps = {p: p.stat().st_mtime_ns for p in seed.rglob("*.pth")}
     assert main([*TOY, "--work", str(tmp_path / "work")])["typical"] == results  # every stage from its cache
     assert {p: p.stat().st_mtime_ns for p in seed.rglob("*.pth")} == stamps
-    assert "B_sp_top - A_sp (all_rank1): mean" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    for stage in ("", "short_", "zero_shot_"):
+        assert f"B_sp_top - A_sp ({stage}all_rank1): mean" in out

@@ -17,14 +17,19 @@ ARMS = {
 }
 CORPORA = {"typical": "colour-informative corpus", "random": "general corpus (colours per image)"}
 METRICS = ("all_rank1", "all_mAP", "indoor_rank1", "indoor_mAP")
+STAGES = {"": "after the full VI fine-tuning", "short_": "after a short VI fine-tuning",
+          "zero_shot_": "of the start itself, before VI training"}  # metric prefixes  # fmt: skip
 
 
 def table(results: dict[str, dict[str, dict]], metric: str) -> str:
-    """Markdown: one row per arm, one column per seed, then the mean."""
+    """Markdown: one row per arm that has the metric (random weights have no zero-shot row), one column per seed,
+    then the mean."""
     seeds = sorted(next(iter(results.values())), key=int)
     lines = [f"| {metric} | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
              "|---" * (len(seeds) + 2) + "|"]  # fmt: skip
     for arm, label in ARMS.items():
+        if metric not in results[arm][seeds[0]]:
+            continue
         values = [results[arm][s][metric] for s in seeds]
         lines.append(f"| {label} | " + " | ".join(f"{v:.1f}" for v in values) + f" | {np.mean(values):.1f} |")
     return "\n".join(lines)
@@ -39,24 +44,38 @@ def paired(results: dict[str, dict[str, dict]], arm: str, against: str, metric: 
            f"above on {sum(d > 0 for d in diffs)} of {len(diffs)}"  # fmt: skip
 
 
+def _stage_points(ax, per_arm: dict, metric: str, shift: float, label: str, colour: str) -> None:
+    """Every seed's ``metric`` per arm as points (annotated with the seed) and their mean as a bar; the legend entry
+    is taken from arm A, which has every stage."""
+    for x, arm in enumerate(ARMS):
+        seeds = sorted(per_arm[arm], key=int)
+        if metric not in per_arm[arm][seeds[0]]:
+            continue
+        values = [per_arm[arm][s][metric] for s in seeds]
+        ax.scatter([x + shift] * len(values), values, s=14, zorder=3, color=colour, label=label if x == 1 else None)
+        ax.hlines(np.mean(values), x + shift - 0.08, x + shift + 0.08, color="black")
+        for s, v in zip(seeds, values, strict=True):
+            ax.annotate(s, (x + shift, v), xytext=(3, 0), textcoords="offset points", fontsize=6)
+
+
 def report(results: dict[str, dict], picture: Path) -> str:
-    """Tables and paired differences per corpus; the picture: all-search rank-1 of each seed, per arm."""
+    """Tables and paired differences per corpus and stage; the picture: all-search rank-1 of each seed, per arm and
+    stage."""
     figure, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4), squeeze=False)
     text = []
     for ax, (colours, per_arm) in zip(axes[0], results.items(), strict=True):
-        text += [f"## {CORPORA[colours]}", table(per_arm, "all_rank1"), table(per_arm, "all_mAP"),
-                 table(per_arm, "indoor_rank1"), table(per_arm, "indoor_mAP")]  # fmt: skip
-        text += [paired(per_arm, "B_sp_top", "A_sp"), paired(per_arm, "C_sp_generic", "A_sp"),
-                 paired(per_arm, "A_sp", "E_scratch")]  # fmt: skip
-        for x, arm in enumerate(ARMS):
-            seeds = sorted(per_arm[arm], key=int)
-            values = [per_arm[arm][s]["all_rank1"] for s in seeds]
-            ax.scatter([x] * len(values), values, s=18, zorder=3)
-            ax.hlines(np.mean(values), x - 0.25, x + 0.25, color="black")
-            for s, v in zip(seeds, values, strict=True):
-                ax.annotate(s, (x, v), xytext=(4, 0), textcoords="offset points", fontsize=7)
+        text.append(f"## {CORPORA[colours]}")
+        for prefix, stage in STAGES.items():
+            text += [f"### {stage}", *(table(per_arm, prefix + metric) for metric in METRICS)]
+            text += [paired(per_arm, "B_sp_top", "A_sp", prefix + "all_rank1"),
+                     paired(per_arm, "D_sp_idc", "A_sp", prefix + "all_rank1"),
+                     paired(per_arm, "C_sp_generic", "A_sp", prefix + "all_rank1")]  # fmt: skip
+        text.append(paired(per_arm, "A_sp", "E_scratch"))
+        for n, (shift, (prefix, stage)) in enumerate(zip((0.2, 0.0, -0.2), STAGES.items(), strict=True)):
+            _stage_points(ax, per_arm, prefix + "all_rank1", shift, stage, f"C{n}")
         ax.set_xticks(range(len(ARMS)), [arm.split("_")[0] for arm in ARMS])
         ax.set_ylabel("all-search rank-1 (%), held-out identities")
         ax.set_title(CORPORA[colours], fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
     save_png(figure, picture)
     return "\n\n".join(text + [f"picture written to {picture}"])

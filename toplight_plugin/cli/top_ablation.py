@@ -23,6 +23,7 @@ import shutil
 from pathlib import Path
 
 from toplight_plugin.cli import pretrain_top
+from toplight_plugin.cli import test as test_tool
 from toplight_plugin.cli import train as train_tool
 from toplight_plugin.cli.ablation_report import ARMS, report
 from toplight_plugin.core.data.synthetic import make_sysu
@@ -54,21 +55,40 @@ def _pretrained(save_dir: Path, artefact: str, config: str, overrides: list[str]
     return save_dir / artefact
 
 
-def _vi(save_dir: Path, vi_root: Path, seed: int, epochs: int, weights: Path | None, workers: int) -> dict:
-    """VI training with the recipe, tested at its end; the figures cached in ``save_dir/figures.json``."""
+def _summary(results: dict) -> dict:
+    """{all,indoor}_{rank1,mAP} of a SYSU-MM01 evaluation, rounded to what the tables print."""
+    figures = {}
+    for protocol, summary in results.items():
+        mode = "all" if "all" in protocol else "indoor"
+        figures |= {f"{mode}_rank1": round(summary["rank1"], 2), f"{mode}_mAP": round(summary["mAP"], 2)}
+    return figures
+
+
+def _cached(save_dir: Path, measure) -> dict:
+    """``measure()``'s figures, cached in ``save_dir/figures.json``."""
     done = save_dir / FIGURES
     if not done.is_file():
-        opts = ["data.root", str(vi_root), "train.seed", str(seed), "data.save_dir", str(save_dir),
-                "data.workers", str(workers), "train.max_epoch", str(epochs), "test.eval_freq", str(epochs),
-                "train.stepsize", str([round(epochs * 0.7), round(epochs * 0.85)]),
-                "model.load_weights", str(weights or "")]  # fmt: skip
-        engine = train_tool.main(["--config-file", "synthetic/mbv3s_baseline", "--resume", *opts])
-        figures = {}
-        for protocol, summary in engine.last_results.items():
-            mode = "all" if "all" in protocol else "indoor"
-            figures |= {f"{mode}_rank1": round(summary["rank1"], 2), f"{mode}_mAP": round(summary["mAP"], 2)}
+        figures = measure()
         done.write_text(json.dumps(figures, indent=1))
     return json.loads(done.read_text())
+
+
+def _vi(save_dir: Path, vi_root: Path, seed: int, epochs: int, weights: Path | None, workers: int) -> dict:
+    """VI training with the recipe for ``epochs`` (milestones at 70 % and 85 %), tested at its end."""
+    opts = ["data.root", str(vi_root), "train.seed", str(seed), "data.save_dir", str(save_dir),
+            "data.workers", str(workers), "train.max_epoch", str(epochs), "test.eval_freq", str(epochs),
+            "train.stepsize", str([max(1, round(epochs * 0.7)), max(1, round(epochs * 0.85))]),
+            "toplight.warmup_epochs", str(min(3, epochs // 4)), "model.load_weights", str(weights or "")]  # fmt: skip
+    return _cached(save_dir, lambda: _summary(
+        train_tool.main(["--config-file", "synthetic/mbv3s_baseline", "--resume", *opts]).last_results))
+
+
+def _zero_shot(save_dir: Path, vi_root: Path, weights: Path, workers: int) -> dict:
+    """The start itself on the held-out VI identities, before any VI training: how far its features already match
+    a person across modalities, which is what TOP is meant to teach."""
+    opts = ["data.root", str(vi_root), "data.save_dir", str(save_dir), "data.workers", str(workers)]
+    return _cached(save_dir, lambda: _summary(
+        test_tool.main(["--config-file", "synthetic/mbv3s_baseline", "--weights", str(weights), *opts])))
 
 
 def run_seed(args, seed: int, colours: str) -> dict[str, dict]:
@@ -93,8 +113,13 @@ def run_seed(args, seed: int, colours: str) -> dict[str, dict]:
             *switches])  # fmt: skip
     figures = {}
     for arm in ARMS:  # E does not depend on the corpus: one run per seed
-        folder = base / arm if arm == "E_scratch" else work / arm / "vi"
-        figures[arm] = _vi(folder, vi_root, seed, args.vi_epochs, starts[arm], args.workers)
+        folder = base / arm if arm == "E_scratch" else work / arm
+        figures[arm] = _vi(folder / "vi", vi_root, seed, args.vi_epochs, starts[arm], args.workers)
+        short = _vi(folder / f"vi-{args.short_epochs}", vi_root, seed, args.short_epochs, starts[arm], args.workers)
+        figures[arm] |= {f"short_{metric}": value for metric, value in short.items()}
+        if starts[arm] is not None:
+            zero_shot = _zero_shot(folder / "zero-shot", vi_root, starts[arm], args.workers)
+            figures[arm] |= {f"zero_shot_{metric}": value for metric, value in zero_shot.items()}
         print(f"seed {seed}, {colours} corpus, {arm}: {figures[arm]}")
     return figures
 
@@ -113,6 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sp-epochs", type=int, default=12)
     parser.add_argument("--top-epochs", type=int, default=10)
     parser.add_argument("--vi-epochs", type=int, default=20)
+    parser.add_argument("--short-epochs", type=int, default=4, help="a second, short VI fine-tuning")
     parser.add_argument("--size", type=int, nargs=2, default=[128, 64], metavar=("HEIGHT", "WIDTH"))
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
