@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[export,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[export,dev,fastreid]'
+	$(PY) -m pip install --quiet -c constraints.txt --no-deps fastreid  # its torch 1.13 pins cannot resolve (docs/fastreid.md)
 	touch $(STAMP)
 
 demo: $(STAMP)
