@@ -78,3 +78,17 @@ def test_a_mistake_is_one_line_and_exit_status_2(sysu_root, tmp_path, capsys, op
     assert run("fastreid", args) == 2
     error = capsys.readouterr().err
     assert error.count("error:") == 1 and says in error.splitlines()[0] and "Traceback" not in error, error
+
+
+@pytest.mark.parametrize("name", ["fastreid/synthetic", "fastreid/sysu_mbv3l_top_fdr", "fastreid/regdb_mbv3l_top_fdr"])
+def test_shipped_configs_load_with_the_toplight_node(name, tmp_path):
+    from fastreid.engine import default_argument_parser
+
+    from toplight_plugin.core.models import MODELS
+    from toplight_plugin.hosts.fastreid.datasets import DATASETS
+    from toplight_plugin.hosts.fastreid.train_net import setup
+
+    cfg = setup(default_argument_parser().parse_args(["--config-file", name, "OUTPUT_DIR", str(tmp_path)]))
+    assert cfg.MODEL.META_ARCHITECTURE == "TOPLightBaseline" and cfg.MODEL.BACKBONE.NAME in MODELS
+    assert set(cfg.DATASETS.NAMES) | set(cfg.DATASETS.TESTS) <= set(DATASETS)
+    assert cfg.SOLVER.IMS_PER_BATCH % (2 * cfg.DATALOADER.NUM_INSTANCE) == 0
