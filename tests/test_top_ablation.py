@@ -4,6 +4,8 @@ corpus it pretrains on (distinct people, disjoint from the VI set, colours typic
 import json
 
 import numpy as np
+import pytest
+import yaml
 from PIL import Image
 
 from toplight_plugin.cli.ablation_report import ARMS
@@ -72,3 +74,15 @@ def test_the_ablation_runs_every_arm_and_reuses_its_stages(tmp_path, capsys):
     out = capsys.readouterr().out
     for stage in ("", "short_", "zero_shot_"):
         assert f"B_sp_top - A_sp ({stage}all_rank1): mean" in out
+    variant = main([*TOY, "--work", str(tmp_path / "work"), "--variant", "ramp", "top.grl_schedule", "ganin"])
+    assert variant["typical"] == {**results, "B+ramp": variant["typical"]["B+ramp"]}  # the other arms from the cache
+    assert (tmp_path / "work" / "top_ablation_ramp.json").is_file() and (tmp_path / "work" / "top_ablation.json")
+    ramp = yaml.safe_load((seed / "typical" / "B+ramp" / "top" / "config.yaml").read_text())
+    assert ramp["top"]["grl_schedule"] == "ganin" and ramp["top"]["fake_domain"] is True
+
+
+def test_a_variant_names_itself_then_takes_key_value_pairs(tmp_path, capsys):
+    for variant in (["ganin", "top.grl_schedule"], ["top.grl_schedule", "ganin", "x"]):
+        with pytest.raises(SystemExit):
+            main([*TOY, "--work", str(tmp_path), "--variant", *variant])
+        assert "expected a name, then KEY VALUE pairs" in capsys.readouterr().err

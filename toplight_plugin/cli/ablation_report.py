@@ -21,13 +21,13 @@ STAGES = {"": "after the full VI fine-tuning", "short_": "after a short VI fine-
           "zero_shot_": "of the start itself, before VI training"}  # metric prefixes  # fmt: skip
 
 
-def table(results: dict[str, dict[str, dict]], metric: str) -> str:
+def table(results: dict[str, dict[str, dict]], metric: str, labels: dict[str, str] = ARMS) -> str:
     """Markdown: one row per arm that has the metric (random weights have no zero-shot row), one column per seed,
     then the mean."""
     seeds = sorted(next(iter(results.values())), key=int)
     lines = [f"| {metric} | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
              "|---" * (len(seeds) + 2) + "|"]  # fmt: skip
-    for arm, label in ARMS.items():
+    for arm, label in labels.items():
         if metric not in results[arm][seeds[0]]:
             continue
         values = [results[arm][s][metric] for s in seeds]
@@ -47,7 +47,7 @@ def paired(results: dict[str, dict[str, dict]], arm: str, against: str, metric: 
 def _stage_points(ax, per_arm: dict, metric: str, shift: float, label: str, colour: str) -> None:
     """Every seed's ``metric`` per arm as points (annotated with the seed) and their mean as a bar; the legend entry
     is taken from arm A, which has every stage."""
-    for x, arm in enumerate(ARMS):
+    for x, arm in enumerate(per_arm):
         seeds = sorted(per_arm[arm], key=int)
         if metric not in per_arm[arm][seeds[0]]:
             continue
@@ -58,7 +58,7 @@ def _stage_points(ax, per_arm: dict, metric: str, shift: float, label: str, colo
             ax.annotate(s, (x + shift, v), xytext=(3, 0), textcoords="offset points", fontsize=6)
 
 
-def report(results: dict[str, dict], picture: Path) -> str:
+def report(results: dict[str, dict], picture: Path, labels: dict[str, str] = ARMS) -> str:
     """Tables and paired differences per corpus and stage; the picture: all-search rank-1 of each seed, per arm and
     stage."""
     figure, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4), squeeze=False)
@@ -66,14 +66,13 @@ def report(results: dict[str, dict], picture: Path) -> str:
     for ax, (colours, per_arm) in zip(axes[0], results.items(), strict=True):
         text.append(f"## {CORPORA[colours]}")
         for prefix, stage in STAGES.items():
-            text += [f"### {stage}", *(table(per_arm, prefix + metric) for metric in METRICS)]
-            text += [paired(per_arm, "B_sp_top", "A_sp", prefix + "all_rank1"),
-                     paired(per_arm, "D_sp_idc", "A_sp", prefix + "all_rank1"),
-                     paired(per_arm, "C_sp_generic", "A_sp", prefix + "all_rank1")]  # fmt: skip
+            text += [f"### {stage}", *(table(per_arm, prefix + metric, labels) for metric in METRICS)]
+            text += [paired(per_arm, arm, "A_sp", prefix + "all_rank1")
+                     for arm in reversed(labels) if arm not in ("E_scratch", "A_sp")]  # fmt: skip
         text.append(paired(per_arm, "A_sp", "E_scratch"))
         for n, (shift, (prefix, stage)) in enumerate(zip((0.2, 0.0, -0.2), STAGES.items(), strict=True)):
             _stage_points(ax, per_arm, prefix + "all_rank1", shift, stage, f"C{n}")
-        ax.set_xticks(range(len(ARMS)), [arm.split("_")[0] for arm in ARMS])
+        ax.set_xticks(range(len(per_arm)), [arm.split("_")[0] for arm in per_arm])
         ax.set_ylabel("all-search rank-1 (%), held-out identities")
         ax.set_title(CORPORA[colours], fontsize=9)
         ax.legend(fontsize=7, loc="lower right")

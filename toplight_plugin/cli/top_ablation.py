@@ -9,9 +9,10 @@ each corpus kind, a corpus of other distinct people (``--corpus-classes`` x ``--
 SP on the corpus (configs/pretrain/synthetic_sp.yaml); from its weights, on the mini corpus, C (generic
 augmentations, plain L_id: row 2), D (task-oriented augmentations, L_idc: row 4) and B (full TOP, L_idc + L_fd:
 row 5), each with its soup (configs/pretrain/synthetic_top.yaml); then VI training with one recipe
-(configs/synthetic/mbv3s_baseline.yaml) and budget from random weights (E), from SP (A) and from each soup, tested
-with the SYSU-MM01 protocol on the held-out identities. Writes ``top_ablation[_general].json`` ({arm: {seed:
-figures}}) and a picture of every seed's rank-1 per arm.
+(configs/synthetic/mbv3s_baseline.yaml) from random weights (E), from SP (A) and from each soup, for ``--vi-epochs``
+and for ``--short-epochs``, tested with the SYSU-MM01 protocol on the held-out identities; each start is also tested
+as it is (``zero_shot_`` figures). ``--variant NAME KEY VALUE ...`` adds an arm: B with other TOP options. Writes
+``top_ablation[_general][_NAME].json`` ({arm: {seed: figures}}) and a picture of every seed's rank-1 per arm.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ TOP_ARMS = {
     "B_sp_top": [],
 }
 FIGURES = "figures.json"
-JSON_NAMES = {"typical": "top_ablation.json", "random": "top_ablation_general.json"}
+JSON_NAMES = {"typical": "top_ablation", "random": "top_ablation_general"}
 
 
 def _built(folder: Path, make) -> Path:
@@ -91,6 +92,21 @@ def _zero_shot(save_dir: Path, vi_root: Path, weights: Path, workers: int) -> di
         test_tool.main(["--config-file", "synthetic/mbv3s_baseline", "--weights", str(weights), *opts])))
 
 
+def _top_arms(args) -> dict[str, list[str]]:
+    """Table 3's TOP arms, and with ``--variant NAME KEY VALUE ...`` a further one: B with those TOP options."""
+    if not args.variant:
+        return TOP_ARMS
+    name, *options = args.variant
+    return {**TOP_ARMS, f"B+{name}": [*TOP_ARMS["B_sp_top"], *options]}
+
+
+def _labels(args) -> dict[str, str]:
+    if not args.variant:
+        return ARMS
+    name, *options = args.variant
+    return {**ARMS, f"B+{name}": f"B+{name}: B with {' '.join(options)}"}
+
+
 def run_seed(args, seed: int, colours: str) -> dict[str, dict]:
     """Every stage of one seed and corpus kind; returns {arm: figures}."""
     base, work = args.work / f"seed{seed}", args.work / f"seed{seed}" / colours
@@ -107,12 +123,12 @@ def run_seed(args, seed: int, colours: str) -> dict[str, dict]:
     sp = _pretrained(work / "sp", "sp.pth", "pretrain/synthetic_sp",
                      [*common, "data.root", str(corpus), "train.max_epoch", str(args.sp_epochs)])  # fmt: skip
     starts = {"E_scratch": None, "A_sp": sp}
-    for arm, switches in TOP_ARMS.items():
+    for arm, switches in _top_arms(args).items():
         starts[arm] = _pretrained(work / arm / "top", "soup.pth", "pretrain/synthetic_top", [
             *common, "data.root", str(mini), "model.load_weights", str(sp), "train.max_epoch", str(args.top_epochs),
             *switches])  # fmt: skip
     figures = {}
-    for arm in ARMS:  # E does not depend on the corpus: one run per seed
+    for arm in starts:  # E does not depend on the corpus: one run per seed
         folder = base / arm if arm == "E_scratch" else work / arm
         figures[arm] = _vi(folder / "vi", vi_root, seed, args.vi_epochs, starts[arm], args.workers)
         short = _vi(folder / f"vi-{args.short_epochs}", vi_root, seed, args.short_epochs, starts[arm], args.workers)
@@ -139,19 +155,25 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--top-epochs", type=int, default=10)
     parser.add_argument("--vi-epochs", type=int, default=20)
     parser.add_argument("--short-epochs", type=int, default=4, help="a second, short VI fine-tuning")
+    parser.add_argument("--variant", nargs="+", metavar="NAME [KEY VALUE]",
+                        help="a further arm: B (full TOP) with these TOP options, e.g. ganin top.grl_schedule ganin; "
+                             "its JSON and picture carry the name")  # fmt: skip
     parser.add_argument("--size", type=int, nargs=2, default=[128, 64], metavar=("HEIGHT", "WIDTH"))
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
     if args.vi_ids < 10:
         parser.error(f"--vi-ids {args.vi_ids}: at least 10 (a tenth of them form the SYSU-MM01 val split)")
+    if args.variant and (len(args.variant) % 2 != 1 or not args.variant[0].isidentifier()):
+        parser.error(f"--variant {' '.join(args.variant)}: expected a name, then KEY VALUE pairs of TOP options")
     output = args.output or args.work
+    suffix = f"_{args.variant[0]}" if args.variant else ""
     results = {}
     for colours in args.colours:
         per_seed = {seed: run_seed(args, seed, colours) for seed in args.seeds}
-        results[colours] = {arm: {str(s): per_seed[s][arm] for s in args.seeds} for arm in ARMS}
+        results[colours] = {arm: {str(s): per_seed[s][arm] for s in args.seeds} for arm in _labels(args)}
         output.mkdir(parents=True, exist_ok=True)
-        (output / JSON_NAMES[colours]).write_text(json.dumps(results[colours], indent=1) + "\n")
-    print(report(results, output / "top_ablation.png"))
+        (output / f"{JSON_NAMES[colours]}{suffix}.json").write_text(json.dumps(results[colours], indent=1) + "\n")
+    print(report(results, output / f"top_ablation{suffix}.png", _labels(args)))
     return results
 
 
