@@ -78,12 +78,13 @@ def test_gradcam_explains_vits_last_block_input():
     torch.testing.assert_close(grad_cam(model, images, 0)["last block"], cam / peak)
 
 
-def test_gradcam_refuses_tokens_it_has_no_layer_for(monkeypatch):
-    from toplight_plugin.core.analysis.gradcam import grad_cam
-    from toplight_plugin.core.models.conventional import TokenTrunk
+def test_gradcam_refuses_tokens_it_has_no_layer_for():
+    import dataclasses
 
-    monkeypatch.setattr(TokenTrunk, "cam_layer", None)
+    from toplight_plugin.core.analysis.gradcam import grad_cam
+
     model = toplight_plugin.build("vi_vit_b16", num_classes=3, height=64, width=32)  # 1 + 4 x 2 tokens
+    model.card = dataclasses.replace(model.card, hooks=())  # a token model whose card names no cam_layer
     expected = r"Grad-CAM needs \(N, C, H, W\) maps at Block4; this model gives \(1, 9, 768\) \(tokens\)"
     with pytest.raises(ValueError, match=expected):
         grad_cam(model, torch.rand(1, 3, 64, 32), 0)

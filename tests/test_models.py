@@ -7,10 +7,10 @@ from conftest import input_size
 
 import toplight_plugin
 from toplight_plugin.core.models.batchnorm import recalibrate_batchnorm
-from toplight_plugin.core.models.registry import MODELS
+from toplight_plugin.core.models.registry import MODELS, card
 
 NAMES = sorted(MODELS)
-DUAL = [n for n in NAMES if n != "lightcnn29"]  # Table 8 baseline B has one path
+DUAL = [n for n in NAMES if card(n).dual_path]  # Table 8 baseline B has one path
 MODALITY = torch.tensor([0, 1, 1, 0])
 
 
@@ -39,7 +39,7 @@ def test_train_and_eval_contract_and_gradients(name):
     x = torch.rand(4, 3, h, w)
     model.train()
     pids = torch.tensor([0, 1, 2, 3])
-    takes_pids = getattr(model, "takes_pids", False)  # training-only branches that need the identities (DDAG)
+    takes_pids = "takes_pids" in card(name).hooks  # training-only branches that need the identities (DDAG)
     logits, feats, *aux = model(x, MODALITY, pids) if takes_pids else model(x, MODALITY)
     assert logits.shape == (4, 5) and feats.ndim == 2 and feats.shape[0] == 4
     assert torch.isfinite(logits).all() and torch.isfinite(feats).all()

@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from toplight_plugin.core.analysis.docs import replace_section
-from toplight_plugin.core.deploy.benchmark import BACKENDS, BASELINE, VARIANTS, profile_ops, run_benchmark
+from toplight_plugin.core.deploy.benchmark import BACKENDS, BASELINE, deployable, profile_ops, run_benchmark
 
 GOAL_MODEL = "toplight_mobilenetv3_large"
 
@@ -76,7 +76,7 @@ def profile_markdown(profiles: dict[str, dict], batch: int, threads: int) -> str
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--models", nargs="+", default=deployable())
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--height", type=int, default=288)
     parser.add_argument("--width", type=int, default=144)

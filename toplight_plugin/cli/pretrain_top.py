@@ -127,7 +127,7 @@ def _pretrain(cfg, resume: bool, overwrite: bool) -> Path:
             continue
         terms = "  ".join(f"{name} {value / batches:.4f}" for name, value in sums.items())
         print(f"epoch {epoch + 1}/{cfg.train.max_epoch}  {terms}  lr {lr:.2e}  {time.time() - start_time:.0f} s")
-        state = {"state_dict": top.net.state_dict(), "top": top.state_dict(), "epoch": epoch + 1,
+        state = {**top.model_state(), "top": top.state_dict(), "epoch": epoch + 1,
                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "scaler": scaler.state_dict()}  # fmt: skip
         checkpoint.atomic_save(state, save_dir / f"epoch-{epoch + 1}.pth")
@@ -136,7 +136,7 @@ def _pretrain(cfg, resume: bool, overwrite: bool) -> Path:
     result = save_dir / ("sp.pth" if sp else "soup.pth")
     if main_rank:
         if sp:
-            checkpoint.atomic_save({"state_dict": top.net.state_dict()}, result)
+            checkpoint.atomic_save(top.model_state(), result)
         else:
             soup_file(save_dir / checkpoint.LAST, result)
         print(f"{'library weights' if sp else 'soup'} written to {result}")

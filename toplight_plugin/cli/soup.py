@@ -10,17 +10,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from toplight_plugin.core.models.weights import load_state_dict_file
+from toplight_plugin.core.models.cards import read_weights
 from toplight_plugin.core.training.checkpoint import atomic_save
 from toplight_plugin.core.training.run_folder import refuse_own_input
-from toplight_plugin.core.training.soup import uniform_soup
+from toplight_plugin.core.training.soup import soup_checkpoint
 
 
 def soup_file(source: str | Path, target: str | Path) -> Path:
     """Write the soup of ``source`` to ``target``, never over ``source`` itself (the resumable checkpoint)."""
     refuse_own_input(target, {"--input": source})
-    state = uniform_soup(load_state_dict_file(source))
-    return atomic_save({"state_dict": state}, target)
+    return atomic_save(soup_checkpoint(read_weights(source)), target)
 
 
 def main(argv: list[str] | None = None) -> Path:

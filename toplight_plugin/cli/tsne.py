@@ -2,8 +2,7 @@
 infrared (crosses), one colour per identity. Works with a pretraining checkpoint (two pre-embedding groups: each
 modality through its own path) and with a soup or VI checkpoint.
 
-    toplight-tsne --model toplight_mobilenetv3_large --weights output/sysu/mbv3l_top_fdr/last.pth \\
-                  --sysu data/SYSU-MM01 --ids 8 --output tsne.png
+    toplight-tsne --weights output/sysu/mbv3l_top_fdr/last.pth --sysu data/SYSU-MM01 --ids 8 --output tsne.png
 """
 
 from __future__ import annotations
@@ -20,18 +19,14 @@ from toplight_plugin.core.analysis.tsne import tsne
 from toplight_plugin.core.data import sysu_mm01
 from toplight_plugin.core.data.images import read_image
 from toplight_plugin.core.data.transforms import test_transform
-from toplight_plugin.core.models import build
-from toplight_plugin.core.models.weights import load_state_dict_file
+from toplight_plugin.core.models.cards import card_of, read_weights
+from toplight_plugin.core.models.registry import build_from_weights
 
 
-def load_model(name: str, weights: str, height: int, width: int) -> torch.nn.Module:
-    """The network a checkpoint describes: two groups and no FDR for pretraining, FDR when the file has one."""
-    state = load_state_dict_file(weights)
-    two_groups = any(k.startswith("backbone.pre.1.") for k in state)
-    has_fdr = any(k.startswith("backbone.neck.") for k in state)
-    options = {"fdr": None} if not has_fdr else {}
-    return build(name, num_classes=1, pretrained=weights, pre_groups=2 if two_groups else 1,
-                 height=height, width=width, **options).eval()  # fmt: skip
+def load_model(weights: str, name: str = "", **size: int) -> torch.nn.Module:
+    """The network a checkpoint holds, as its card names it (two groups for pretraining, the FDR where it has one);
+    ``name`` for a checkpoint without a card, ``height`` / ``width`` to run it at another size."""
+    return build_from_weights(read_weights(weights), name, **size).eval()
 
 
 def sysu_records(root: str | Path, ids: int, per_modality: int):
@@ -65,18 +60,20 @@ def plot_tsne(model, records, output: Path, height: int, width: int, title: str 
 
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="a name in toplight_plugin.MODELS")
+    parser.add_argument("--model", default="", help="a name in toplight_plugin.MODELS, for a checkpoint without a "
+                        "model card (which names it)")  # fmt: skip
     parser.add_argument("--weights", required=True, help="pretraining, soup or VI checkpoint")
     parser.add_argument("--sysu", required=True, help="SYSU-MM01 root (its test identities are plotted)")
     parser.add_argument("--ids", type=int, default=8)
     parser.add_argument("--per-modality", type=int, default=10, help="images per identity and modality")
-    parser.add_argument("--height", type=int, default=288)
-    parser.add_argument("--width", type=int, default=144)
+    parser.add_argument("--height", type=int, help="input height (default: the checkpoint card's)")
+    parser.add_argument("--width", type=int, help="input width (default: the checkpoint card's)")
     parser.add_argument("--output", type=Path, default=Path("output/tsne.png"))
     args = parser.parse_args(argv)
-    model = load_model(args.model, args.weights, args.height, args.width)
+    size = {k: v for k, v in (("height", args.height), ("width", args.width)) if v is not None}
+    model = load_model(args.weights, args.model, **size)
     records = sysu_records(args.sysu, args.ids, args.per_modality)
-    output = plot_tsne(model, records, args.output, args.height, args.width, title=Path(args.weights).name)
+    output = plot_tsne(model, records, args.output, *card_of(model).input_size, title=Path(args.weights).name)
     print(f"written to {output}")
     return output
 

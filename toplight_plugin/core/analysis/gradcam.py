@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from toplight_plugin.core.models.cards import card_of
 from toplight_plugin.core.models.dual_path import DualPathNet
 from toplight_plugin.core.models.heads import ReIDNet
 
@@ -23,15 +24,15 @@ def _cam(activation: torch.Tensor, gradient: torch.Tensor, size: tuple[int, int]
 
 def grad_cam(model: ReIDNet, images: torch.Tensor, modality: int | torch.Tensor) -> dict[str, torch.Tensor]:
     """Maps in [0, 1] at the input size: ``{"before FDR": (N, H, W), "after FDR": (N, H, W)}``; a model without
-    FDR gives the Block4 map alone, a token model (ViT) the map of the layer its trunk names (``cam_layer``)."""
+    FDR gives the Block4 map alone, a token model (ViT) the map of the layer its trunk names (the ``cam_layer``
+    hook its card lists)."""
     backbone = model.backbone
     if not isinstance(backbone, DualPathNet):
         raise ValueError("Grad-CAM is drawn at Block4 and the FDR, which only dual-path models have")
     model.eval()
-    cam_layer = getattr(backbone.pre[0], "cam_layer", None)
     caught, hook = [], None
-    if cam_layer is not None:
-        hook = cam_layer.register_forward_hook(lambda module, args, output: caught.append(output))
+    if "cam_layer" in card_of(model).hooks:
+        hook = backbone.pre[0].cam_layer.register_forward_hook(lambda module, args, output: caught.append(output))
     try:
         with torch.enable_grad():
             z = backbone.forward_pre(images, modality)
@@ -55,7 +56,6 @@ def grad_cam(model: ReIDNet, images: torch.Tensor, modality: int | torch.Tensor)
         if hook is not None:
             hook.remove()
     # maps laid out otherwise (Swin's channels-last, ViT's tokens) are read through the backbone's own layout
-    layout = getattr(backbone.post, "feature_maps", None) or (lambda maps: maps)
-    size = tuple(images.shape[-2:])
+    size, first = tuple(images.shape[-2:]), backbone.channels_first
     pairs = zip(explained.items(), grads, strict=True)
-    return {name: _cam(layout(maps.detach()), layout(grad), size) for (name, maps), grad in pairs}
+    return {name: _cam(first(maps.detach()), first(grad), size) for (name, maps), grad in pairs}

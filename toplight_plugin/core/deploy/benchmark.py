@@ -24,24 +24,16 @@ import torch.nn as nn
 from toplight_plugin.core.analysis.flops import count_mflops, inference_mparams
 from toplight_plugin.core.deploy.export import export_onnx, onnx_features, onnx_session
 from toplight_plugin.core.models.batchnorm import recalibrate_batchnorm
-from toplight_plugin.core.models.registry import build
+from toplight_plugin.core.models.registry import build, cards
 
 BACKENDS = ("eager", "channels_last", "onnxruntime")
 BASELINE = "agw_resnet50"
-VARIANTS = (
-    "toplight_mobilenetv3_large",
-    "toplight_mobilenetv3_small",
-    "toplight_ghostnet_100",
-    "toplight_ghostnet_130",
-    "toplight_shufflenetv2_x1_0",
-    "toplight_shufflenetv2_x1_5",
-    BASELINE,
-    "ddag_resnet50",
-    "vi_resnet50",
-    "vi_convnext_tiny",
-    "vi_vit_b16",
-    "vi_swin_tiny",
-)
+
+
+def deployable() -> list[str]:
+    """The registered visible-infrared person re-id models (their cards' task), variants left out: what
+    ``run_benchmark`` times unless told otherwise."""
+    return [name for name, card in cards().items() if card.task == "person" and not card.base]
 
 
 @dataclass
@@ -131,11 +123,13 @@ def time_models(subjects: list[Subject], batches=(1, 32), rounds: int = 5, secon
 
 
 def run_benchmark(
-    models=VARIANTS, batches=(1, 32), height: int = 288, width: int = 144, rounds: int = 5, seconds: float = 1.0,
+    models=None, batches=(1, 32), height: int = 288, width: int = 144, rounds: int = 5, seconds: float = 1.0,
     threads: int = 2, progress=None,
 ) -> dict:  # fmt: skip
-    """Throughput (images/s, median of ``rounds``), parameters and MFLOPs of each registered model."""
+    """Throughput (images/s, median of ``rounds``), parameters and MFLOPs of each registered model (``models``,
+    default: the deployable ones)."""
     torch.set_num_threads(threads)
+    models = deployable() if models is None else models
     subjects = [Subject(name, build_for_benchmark(name, height, width), height, width) for name in models]
     info = {s.name: {"params_m": inference_mparams(s.model), "mflops": count_mflops(s.model, (height, width))}
             for s in subjects}  # fmt: skip

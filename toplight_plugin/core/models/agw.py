@@ -16,6 +16,7 @@ import torch.nn as nn
 
 from toplight_plugin.core.models.assemble import ALLOW_HEAD, load_own_or_keep, split_pretrained
 from toplight_plugin.core.models.backbones import BackboneSpec, library_model, set_last_stride
+from toplight_plugin.core.models.cards import ModelCard
 from toplight_plugin.core.models.dual_path import DualPathNet
 from toplight_plugin.core.models.heads import BNNeck, ReIDNet
 from toplight_plugin.core.models.registry import register_model
@@ -63,7 +64,7 @@ def cut_resnet(m: nn.Module) -> list[nn.Module]:
     return [nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool), m.layer1, m.layer2, m.layer3, m.layer4]
 
 
-RESNET50 = BackboneSpec("torchvision", "resnet50", cut_resnet)
+RESNET50 = BackboneSpec("torchvision", "resnet50", cut_resnet, FEAT_DIM)
 
 
 def _with_non_local(layer: nn.Sequential, after: tuple[int, ...]) -> nn.Sequential:
@@ -97,7 +98,7 @@ def agw_resnet50(
     )
     backbone = DualPathNet(stem, shared, GeM())
     model = ReIDNet(backbone, BNNeck(FEAT_DIM, num_classes), loss)
-    return load_own_or_keep(model, own, str(pretrained), tuple(allow_missing))
+    return load_own_or_keep(model, own, tuple(allow_missing))
 
 
-register_model(agw_resnet50, fdr=False)
+register_model(agw_resnet50, ModelCard("agw_resnet50", "person", True, FEAT_DIM, ("height", "width")))

@@ -9,12 +9,14 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from toplight_plugin.core.models.cards import Weights, read_weights
 from toplight_plugin.core.models.dual_path import DualPathNet
 from toplight_plugin.core.models.fdr import FDR
 from toplight_plugin.core.models.heads import ReIDNet
-from toplight_plugin.core.models.weights import load_state_dict_file, non_finite
+from toplight_plugin.core.models.weights import non_finite
 
 log = logging.getLogger(__name__)
+FDR_OPTIONS = ("fdr", "fdr_sigma", "fdr_mu", "fdr_attention", "fdr_upsample", "fdr_groups", "fdr_reading")
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,7 @@ class FDROptions:
     def from_kwargs(cls, **kwargs) -> FDROptions:
         """Factory keywords ``fdr``, ``fdr_sigma``, ``fdr_mu``, ``fdr_attention``, ``fdr_upsample``, ``fdr_groups``,
         ``fdr_reading``."""
-        names = ("sigma", "mu", "attention", "upsample", "groups", "reading")
-        fields = {"fdr": "spatial"} | {f"fdr_{n}": n for n in names}
+        fields = {name: name.removeprefix("fdr_") if name != "fdr" else "spatial" for name in FDR_OPTIONS}
         unknown = sorted(set(kwargs) - set(fields))
         if unknown:
             raise TypeError(f"unknown model option(s) {unknown}; FDR options are {sorted(fields)}")
@@ -76,30 +77,22 @@ def assemble(
     return ReIDNet(backbone, head_fn(feat_dim), loss)
 
 
-def is_own_checkpoint(state: dict[str, torch.Tensor]) -> bool:
-    """A state_dict of a ReIDNet built here (TOP pretraining, soup or VI training)."""
-    return any(k.startswith("backbone.stems.") for k in state)
-
-
 ALLOW_HEAD = ("head.",)  # a new dataset has a new number of identities: its classifier starts afresh
 
 
 def load_own_checkpoint(model: ReIDNet, state: dict[str, torch.Tensor], source: str,
-                        allow_missing: tuple[str, ...] = ALLOW_HEAD) -> list[str]:  # fmt: skip
+                        allow_missing: tuple[str, ...] = ALLOW_HEAD, groups: int = 1) -> list[str]:  # fmt: skip
     """Load a TOP / soup / VI checkpoint; returns the keys left at their initial values.
 
     Every model tensor the file lacks (or holds with another shape) must start with one of the ``allow_missing``
     prefixes, named by the caller: a soup has no FDR, so a "+TOP & FDR" config names ``backbone.neck.``; anything
     else left at its initial value (an FDR under a baseline checkpoint) is an error, not a random module.
+    ``groups``: the pre-embedding groups the file holds (cards.Weights.groups), for the hint of a refusal.
     """
     own = model.state_dict()
     unexpected = [k for k in state if k not in own]
     if unexpected:
-        hint = (
-            " (a two-group TOP checkpoint: merge it with tools/soup.py first)"
-            if any(k.startswith("backbone.pre.1.") for k in unexpected)
-            else ""
-        )
+        hint = " (a two-group TOP checkpoint: merge it with tools/soup.py first)" if groups == 2 else ""
         raise ValueError(f"{source}: {len(unexpected)} keys the model lacks, e.g. {unexpected[:3]}{hint}")
     skipped = [k for k, v in own.items() if k not in state or state[k].shape != v.shape]
     kept = set(own) - set(skipped)
@@ -121,20 +114,19 @@ def load_own_checkpoint(model: ReIDNet, state: dict[str, torch.Tensor], source: 
     return skipped
 
 
-def split_pretrained(pretrained: bool | str | Path) -> tuple[dict[str, torch.Tensor] | None, bool | dict]:
+def split_pretrained(pretrained: bool | str | Path) -> tuple[Weights | None, bool | dict]:
     """A factory's ``pretrained`` -> (a checkpoint of this project to load once the model is built, or None;
     what the library network starts from: False, True for its ImageNet download, or its state_dict from the file)."""
     if not isinstance(pretrained, (str, Path)):
         return None, bool(pretrained)
-    state = load_state_dict_file(pretrained)
-    return (state, False) if is_own_checkpoint(state) else (None, state)
+    weights = read_weights(pretrained)
+    return (weights, False) if weights.own else (None, weights.state)
 
 
-def load_own_or_keep(model: ReIDNet, own: dict[str, torch.Tensor] | None, source: str,
-                     allow_missing: tuple[str, ...] = ALLOW_HEAD) -> ReIDNet:  # fmt: skip
+def load_own_or_keep(model: ReIDNet, own: Weights | None, allow_missing: tuple[str, ...] = ALLOW_HEAD) -> ReIDNet:
     """Load ``own`` (from split_pretrained) when there is one, logging the tensors left at their initial values."""
     if own is not None:
-        skipped = load_own_checkpoint(model, own, source, allow_missing)
+        skipped = load_own_checkpoint(model, own.state, own.source, allow_missing, own.groups)
         if skipped:
-            log.info("%s: %d tensors kept their initial values: %s", source, len(skipped), ", ".join(skipped))
+            log.info("%s: %d tensors kept their initial values: %s", own.source, len(skipped), ", ".join(skipped))
     return model

@@ -25,8 +25,11 @@ class BackboneSpec:
     library: str  # "torchvision" or "timm"
     arch: str  # the library's own model name
     cut: Callable[[nn.Module], Sequence[nn.Module]]  # library model -> its blocks (Block1..Block7 for TOPLight)
+    feat_dim: int  # width of the feature vector the cut network ends in
     has_imagenet_weights: bool = True
     sized: bool = False  # built for one input size (timm's transformers take ``img_size``)
+    layout: str = "nchw"  # what the pooling gets: maps, ViT "tokens", channels-last "nhwc" maps (cards.LAYOUTS)
+    hooks: tuple[str, ...] = ()  # the hooks (hooks.HOOKS) its cut pieces implement
 
 
 def _cut_mobilenetv3_large(m: nn.Module) -> list[nn.Module]:
@@ -57,13 +60,13 @@ def _cut_ghostnet(m: nn.Module) -> list[nn.Module]:
 
 
 BACKBONES: dict[str, BackboneSpec] = {
-    "mobilenetv3_large": BackboneSpec("torchvision", "mobilenet_v3_large", _cut_mobilenetv3_large),
-    "mobilenetv3_small": BackboneSpec("torchvision", "mobilenet_v3_small", _cut_mobilenetv3_small),
-    "shufflenetv2_x1_0": BackboneSpec("torchvision", "shufflenet_v2_x1_0", _cut_shufflenetv2),
-    "shufflenetv2_x1_5": BackboneSpec("torchvision", "shufflenet_v2_x1_5", _cut_shufflenetv2),
-    "ghostnet_100": BackboneSpec("timm", "ghostnet_100", _cut_ghostnet),
+    "mobilenetv3_large": BackboneSpec("torchvision", "mobilenet_v3_large", _cut_mobilenetv3_large, 1280),
+    "mobilenetv3_small": BackboneSpec("torchvision", "mobilenet_v3_small", _cut_mobilenetv3_small, 1024),
+    "shufflenetv2_x1_0": BackboneSpec("torchvision", "shufflenet_v2_x1_0", _cut_shufflenetv2, 1024),
+    "shufflenetv2_x1_5": BackboneSpec("torchvision", "shufflenet_v2_x1_5", _cut_shufflenetv2, 1024),
+    "ghostnet_100": BackboneSpec("timm", "ghostnet_100", _cut_ghostnet, 1280),
     # timm registers ghostnet_130 without published ImageNet weights.
-    "ghostnet_130": BackboneSpec("timm", "ghostnet_130", _cut_ghostnet, has_imagenet_weights=False),
+    "ghostnet_130": BackboneSpec("timm", "ghostnet_130", _cut_ghostnet, 1280, has_imagenet_weights=False),
 }
 
 

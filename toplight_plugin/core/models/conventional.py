@@ -19,7 +19,8 @@ import torch.nn as nn
 from toplight_plugin.core.models.agw import cut_resnet
 from toplight_plugin.core.models.assemble import ALLOW_HEAD, load_own_or_keep, split_pretrained
 from toplight_plugin.core.models.backbones import BackboneSpec, library_model
-from toplight_plugin.core.models.dual_path import DualPathNet
+from toplight_plugin.core.models.cards import ModelCard
+from toplight_plugin.core.models.dual_path import DualPathNet, MapLayout
 from toplight_plugin.core.models.heads import BNNeck, ReIDNet
 from toplight_plugin.core.models.registry import register_model
 
@@ -43,7 +44,7 @@ class TokenTrunk(nn.Module):
         return self.blocks[-1].norm1
 
 
-class ClassToken(nn.Module):
+class ClassToken(MapLayout):
     """timm ViT's "token" pooling: the class token is the feature; the patch tokens, laid out on the patch grid,
     are its maps."""
 
@@ -58,7 +59,7 @@ class ClassToken(nn.Module):
         return x[:, 1:].transpose(1, 2).reshape(x.shape[0], x.shape[2], *self.grid)
 
 
-class ChannelsLastMean(nn.Module):
+class ChannelsLastMean(MapLayout):
     """Global average pooling of channels-last (N, H, W, C) maps, timm Swin's "avg" pooling."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,29 +69,30 @@ class ChannelsLastMean(nn.Module):
         return x.permute(0, 3, 1, 2)
 
 
-def _cut_resnet(m: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module, int]:
+def _cut_resnet(m: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module]:
     """torchvision's last stride 2 kept: at 288 x 144 it counts 3,462 M (Table 4: 3,562; last stride 1: 5,151)."""
     stem, *layers = cut_resnet(m)
-    return stem, nn.Sequential(*layers), nn.Sequential(m.avgpool, nn.Flatten(1)), 2048
+    return stem, nn.Sequential(*layers), nn.Sequential(m.avgpool, nn.Flatten(1))
 
 
-def _cut_convnext(m: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module, int]:
-    return m.features[0], m.features[1:], nn.Sequential(m.avgpool, m.classifier[0], nn.Flatten(1)), 768
+def _cut_convnext(m: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module]:
+    return m.features[0], m.features[1:], nn.Sequential(m.avgpool, m.classifier[0], nn.Flatten(1))
 
 
-def _cut_vit(m: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module, int]:
-    return m.patch_embed, TokenTrunk(m), ClassToken(m.patch_embed.grid_size), m.embed_dim
+def _cut_vit(m: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module]:
+    return m.patch_embed, TokenTrunk(m), ClassToken(m.patch_embed.grid_size)
 
 
-def _cut_swin(m: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module, int]:
-    return m.patch_embed, nn.Sequential(m.layers, m.norm), ChannelsLastMean(), m.num_features
+def _cut_swin(m: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module]:
+    return m.patch_embed, nn.Sequential(m.layers, m.norm), ChannelsLastMean()
 
 
-CONVENTIONAL: dict[str, BackboneSpec] = {  # cut: library model -> (stem, shared trunk, pooling, feature width)
-    "resnet50": BackboneSpec("torchvision", "resnet50", _cut_resnet),
-    "convnext_tiny": BackboneSpec("torchvision", "convnext_tiny", _cut_convnext),
-    "vit_b16": BackboneSpec("timm", "vit_base_patch16_224", _cut_vit, sized=True),
-    "swin_tiny": BackboneSpec("timm", "swin_tiny_patch4_window7_224", _cut_swin, sized=True),
+CONVENTIONAL: dict[str, BackboneSpec] = {  # cut: library model -> (stem, shared trunk, pooling)
+    "resnet50": BackboneSpec("torchvision", "resnet50", _cut_resnet, 2048),
+    "convnext_tiny": BackboneSpec("torchvision", "convnext_tiny", _cut_convnext, 768),
+    "vit_b16": BackboneSpec("timm", "vit_base_patch16_224", _cut_vit, 768, sized=True, layout="tokens",
+                            hooks=("cam_layer",)),  # fmt: skip
+    "swin_tiny": BackboneSpec("timm", "swin_tiny_patch4_window7_224", _cut_swin, 768, sized=True, layout="nhwc"),
 }
 
 
@@ -106,9 +108,9 @@ def build_conventional(
         raise TypeError(f"vi_{network} takes no option(s) {sorted(kwargs)}: it has no FDR")
     spec = CONVENTIONAL[network]
     own, imagenet = split_pretrained(pretrained)
-    stem, shared, pool, dim = spec.cut(library_model(spec, imagenet, str(pretrained), size=(height, width)))
-    model = ReIDNet(DualPathNet(stem, shared, pool), BNNeck(dim, num_classes), loss)
-    return load_own_or_keep(model, own, str(pretrained), tuple(allow_missing))
+    stem, shared, pool = spec.cut(library_model(spec, imagenet, str(pretrained), size=(height, width)))
+    model = ReIDNet(DualPathNet(stem, shared, pool), BNNeck(spec.feat_dim, num_classes), loss)
+    return load_own_or_keep(model, own, tuple(allow_missing))
 
 
 def _factory(network: str):
@@ -121,5 +123,6 @@ def _factory(network: str):
     return factory
 
 
-for _network in CONVENTIONAL:
-    register_model(_factory(_network), fdr=False)
+for _network, _spec in CONVENTIONAL.items():
+    register_model(_factory(_network), ModelCard(f"vi_{_network}", "person", True, _spec.feat_dim, ("height", "width"),
+                                                 feature_layout=_spec.layout, hooks=_spec.hooks))  # fmt: skip

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from toplight_plugin.core.models.agw import RESNET50, cut_resnet
 from toplight_plugin.core.models.assemble import ALLOW_HEAD, load_own_or_keep, split_pretrained
 from toplight_plugin.core.models.backbones import library_model, set_last_stride
+from toplight_plugin.core.models.cards import ModelCard
 from toplight_plugin.core.models.dual_path import DualPathNet
 from toplight_plugin.core.models.heads import BNNeck, ReIDNet
 from toplight_plugin.core.models.registry import register_model
@@ -122,10 +123,8 @@ class DDAGHead(BNNeck):
 
 class DDAGNet(ReIDNet):
     """Eval: the IWPA feature (what DDAG reports). Train, loss "triplet": ``(logits, pooled)`` as torchreid's stock
-    engines expect; given the batch's ``pids`` (the VI engine passes them, ``takes_pids``) also a dict with the
-    part logits, the graph's log-probabilities and w_G, which DynamicDualAggregationLoss combines."""
-
-    takes_pids = True
+    engines expect; given the batch's ``pids`` (the VI engine passes them: its card names ``takes_pids``) also a
+    dict with the part logits, the graph's log-probabilities and w_G, which DynamicDualAggregationLoss combines."""
 
     def __init__(self, backbone: DualPathNet, head: DDAGHead, loss: str = "softmax"):
         super().__init__(backbone, head, loss)
@@ -194,7 +193,9 @@ def ddag_resnet50(
     set_last_stride(layers[-1], 1)
     backbone = DualPathNet(stem, nn.Sequential(*layers), nn.Identity())
     model = DDAGNet(backbone, DDAGHead(FEAT_DIM, num_classes, parts, graph_heads), loss)
-    return load_own_or_keep(model, own, str(pretrained), tuple(allow_missing))
+    return load_own_or_keep(model, own, tuple(allow_missing))
 
 
-register_model(ddag_resnet50, fdr=False)
+OPTIONS = ("height", "width", "parts", "graph_heads")  # the input size is accepted and not needed
+register_model(ddag_resnet50, ModelCard("ddag_resnet50", "person", True, FEAT_DIM, OPTIONS,
+                                        hooks=("takes_pids", "end_epoch", "wrap_loss")))  # fmt: skip

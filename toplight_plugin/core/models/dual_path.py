@@ -15,6 +15,14 @@ import torch.nn as nn
 VISIBLE, INFRARED = 0, 1
 
 
+class MapLayout(nn.Module):
+    """A post-embedding group's pooling that gets its maps laid out otherwise than (N, C, H, W) (ViT's tokens,
+    Swin's channels-last maps) and says how to lay them out (the model card's ``feature_layout``)."""
+
+    def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
 class DualPathNet(nn.Module):
     """Backbone returning one feature vector per image.
 
@@ -79,11 +87,13 @@ class DualPathNet(nn.Module):
         return self.forward_post(self.forward_pre(x, modality))
 
     def feature_maps(self, x: torch.Tensor, modality: int | torch.Tensor | None = None) -> torch.Tensor:
-        """The last maps before global pooling (what torchreid's ``return_featuremaps`` asks for), (N, C, H, W); a
-        post group that pools tokens or channels-last maps says how to lay them out (``feature_maps``)."""
+        """The last maps before global pooling (what torchreid's ``return_featuremaps`` asks for), (N, C, H, W)."""
         z = self.neck(self.forward_pre(x, modality))
-        layout = getattr(self.post, "feature_maps", None)
-        return layout(z) if layout is not None else until_global_pool(self.post, z)
+        return self.post.feature_maps(z) if isinstance(self.post, MapLayout) else until_global_pool(self.post, z)
+
+    def channels_first(self, z: torch.Tensor) -> torch.Tensor:
+        """What the post-embedding group gets, laid out (N, C, H, W) by its pooling when it is a MapLayout."""
+        return self.post.feature_maps(z) if isinstance(self.post, MapLayout) else z
 
 
 def until_global_pool(module: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -20,17 +20,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from toplight_plugin.core.models.assemble import (
-    ALLOW_HEAD,
-    FDROptions,
-    assemble,
-    is_own_checkpoint,
-    load_own_checkpoint,
-)
+from toplight_plugin.core.models.assemble import ALLOW_HEAD, FDR_OPTIONS, FDROptions, assemble, load_own_checkpoint
+from toplight_plugin.core.models.cards import ModelCard, read_weights
 from toplight_plugin.core.models.dual_path import until_global_pool
 from toplight_plugin.core.models.heads import ReIDNet
 from toplight_plugin.core.models.registry import register_model
-from toplight_plugin.core.models.weights import load_state_dict_file
 
 log = logging.getLogger(__name__)
 
@@ -222,17 +216,16 @@ def _load(model: ReIDNet, pretrained: bool | str | Path, allow_missing: tuple[st
             "only): download LightCNN_29Layers_V2_checkpoint.pth.tar yourself and pass its local path as pretrained"
         )
     source = str(pretrained)
-    state = load_state_dict_file(pretrained)
-    if is_own_checkpoint(state) or any(k.startswith("backbone.") for k in state):
-        skipped = load_own_checkpoint(model, state, source, tuple(allow_missing))
+    weights = read_weights(pretrained)
+    if weights.own:
+        skipped = load_own_checkpoint(model, weights.state, source, tuple(allow_missing), weights.groups)
     else:
-        skipped = load_public(model, state, source)
+        skipped = load_public(model, weights.state, source)
     if skipped:
         log.info("%s: %d tensors kept their initial values: %s", source, len(skipped), ", ".join(skipped))
     return model
 
 
-@register_model
 def lightcnn29(
     num_classes: int,
     loss: str = "softmax",
@@ -253,7 +246,6 @@ def lightcnn29(
     return _load(model, pretrained, allow_missing)
 
 
-@register_model
 def lightcnn29_toplight(
     num_classes: int,
     loss: str = "softmax",
@@ -283,3 +275,9 @@ def lightcnn29_toplight(
         pre_groups=pre_groups,
     )
     return _load(model, pretrained, allow_missing)
+
+
+GREY = {"input_size": (128, 128), "in_chans": 1, "mean": (0.0,), "std": (1.0,)}  # grey levels in [0, 1]
+register_model(lightcnn29, ModelCard("lightcnn29", "face", False, FEAT_DIM, ("height", "width", "dropout"), **GREY))
+register_model(lightcnn29_toplight, ModelCard("lightcnn29_toplight", "face", True, FEAT_DIM,
+                                              ("height", "width", "dropout", "pre_groups", *FDR_OPTIONS), **GREY))

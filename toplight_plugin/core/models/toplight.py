@@ -6,10 +6,20 @@ from pathlib import Path
 
 import torch.nn as nn
 
-from toplight_plugin.core.models.assemble import ALLOW_HEAD, FDROptions, assemble, load_own_or_keep, split_pretrained
+from toplight_plugin.core.models.assemble import (
+    ALLOW_HEAD,
+    FDR_OPTIONS,
+    FDROptions,
+    assemble,
+    load_own_or_keep,
+    split_pretrained,
+)
 from toplight_plugin.core.models.backbones import BACKBONES, build_blocks
+from toplight_plugin.core.models.cards import ModelCard
 from toplight_plugin.core.models.heads import BNNeck
 from toplight_plugin.core.models.registry import register_model, register_variant
+
+OPTIONS = ("height", "width", "last_stride", "pre_groups", *FDR_OPTIONS)
 
 
 def build_toplight(
@@ -47,7 +57,7 @@ def build_toplight(
         fdr=FDROptions.from_kwargs(**fdr_options),
         pre_groups=pre_groups,
     )
-    return load_own_or_keep(model, own, str(pretrained), tuple(allow_missing))
+    return load_own_or_keep(model, own, tuple(allow_missing))
 
 
 def _factory(backbone: str):
@@ -61,6 +71,7 @@ def _factory(backbone: str):
     return factory
 
 
-for _name in BACKBONES:
-    register_model(_factory(_name))
+for _name, _spec in BACKBONES.items():
+    register_model(_factory(_name), ModelCard(f"toplight_{_name}", "person", True, _spec.feat_dim, OPTIONS,
+                                              backbone=_name))  # fmt: skip
     register_variant(f"toplight_{_name}_nofdr", f"toplight_{_name}", fdr=None)  # the paper's rows without the FDR

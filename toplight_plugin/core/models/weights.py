@@ -54,23 +54,21 @@ def safe_load(path: str | Path):
                          f"{str(err).strip()[:200]})") from None  # fmt: skip
 
 
-def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a state_dict from a ``.pth``/``.pt``/``.tar`` or ``.safetensors`` file.
-
-    Accepts the layouts the field ships: a plain state_dict, a dict wrapping it under
-    ``state_dict`` or ``model`` (torchreid, LightCNN), keys prefixed ``module.`` (DataParallel).
-    Loading goes through ``torch.load(..., weights_only=True)``, so a file holding pickled
-    code is refused instead of executed.
-    """
+def read_weights_file(path: str | Path):
+    """What a ``.pth``/``.pt``/``.tar`` or ``.safetensors`` file holds, read without running pickled code."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        obj = load_file(str(path), device="cpu")
-    else:
-        obj = safe_load(path)
+        return load_file(str(path), device="cpu")
+    return safe_load(path)
+
+
+def state_dict_of(obj, path: str | Path) -> dict[str, torch.Tensor]:
+    """The state_dict in what a weights file holds, in the layouts the field ships: a plain state_dict, a dict
+    wrapping it under ``state_dict`` or ``model`` (torchreid, LightCNN), keys prefixed ``module.`` (DataParallel)."""
     for key in _WRAPPER_KEYS:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
@@ -83,6 +81,12 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
             raise ValueError(f"{path}: entry {key!r} is a {type(value).__name__}, expected a tensor")
         state[key.removeprefix("module.")] = value
     return state
+
+
+def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a state_dict from a weights file (state_dict_of says which layouts). Loading goes through
+    ``torch.load(..., weights_only=True)``, so a file holding pickled code is refused instead of executed."""
+    return state_dict_of(read_weights_file(path), path)
 
 
 def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str,

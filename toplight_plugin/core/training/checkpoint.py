@@ -1,6 +1,7 @@
 """Checkpoints that survive a crash: written to a temporary file, flushed, then renamed over the target.
 
-They hold tensors and plain Python types only, so ``torch.load(..., weights_only=True)`` reads them.
+They hold tensors and plain Python types only, so ``torch.load(..., weights_only=True)`` reads them, and the model
+card of the network they hold (``card``), so a reader knows which model and options they are for.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from toplight_plugin.core.models.cards import CARD, ModelCard, card_of
 from toplight_plugin.core.models.weights import non_finite, safe_load
 
 LAST = "last.pth"
@@ -93,6 +95,11 @@ def newest(folder: str | Path) -> Path | None:
     return epochs[-1] if epochs else None
 
 
+def model_state(model: torch.nn.Module) -> dict:
+    """A checkpoint's model entries: the state_dict and the card of the model it was built as."""
+    return {"state_dict": model.state_dict(), CARD: card_of(model).to_dict()}
+
+
 RESUMABLE = ("state_dict", "epoch", "optimizer", "scheduler")
 
 
@@ -103,6 +110,11 @@ def check_resumable(state, model: torch.nn.Module, path: str | Path) -> None:
     if lacking:
         raise ValueError(f"{path}: not a training checkpoint (no {lacking[0]!r}); --resume continues from the "
                          "last.pth / epoch-N.pth of a training, --weights starts a fresh run from other weights")
+    if CARD in state:
+        written, this = ModelCard.from_dict(state[CARD], str(path)).name, card_of(model).name
+        if written != this:
+            raise ValueError(f"{path}: written for {written} (its model card), not {this}; resume with the config it "
+                             "was trained with (config.yaml beside it)")  # fmt: skip
     weights, own = state["state_dict"], model.state_dict()
     missing, unknown = [k for k in own if k not in weights], [k for k in weights if k not in own]
     if missing or unknown:

@@ -13,7 +13,7 @@ from toplight_plugin.core.data.transforms import PRESETS
 from toplight_plugin.core.evaluation.protocols import ProtocolOptions
 from toplight_plugin.core.models.fdr import READINGS, SPATIAL
 from toplight_plugin.core.models.fdr_attention import ATTENTIONS
-from toplight_plugin.core.models.registry import MODELS
+from toplight_plugin.core.models.registry import MODELS, card
 from toplight_plugin.core.training.losses import TRIPLETS
 from toplight_plugin.core.training.schedule import SCHEDULERS
 
@@ -87,15 +87,16 @@ def check(cfg) -> None:
 def fit(cfg, given: set[str]) -> list[str]:
     """Settle two things a config may leave open, in place; one printed line for each change.
 
-    - A model name that fixes its FDR (``<name>_nofdr``, a ``register_variant``) decides ``toplight.fdr`` when the
-      config does not set it, so the saved config says what trains; a config that sets another value is refused.
+    - A model whose card decides its FDR (one that takes none, ``<name>_nofdr`` and other ``register_variant``s
+      that fix it) decides ``toplight.fdr`` when the config does not set it, so the saved config says what trains;
+      a config that sets another value is refused.
     - A training batch the cross-modality sampler cannot draw becomes the nearest smaller one it can
       (core.sampler.fit_batch says why not refused).
     """
     lines = []
-    fixed = getattr(MODELS.get(_get(cfg, "model.name")), "options", {})
-    if "fdr" in fixed and _get(cfg, "toplight.fdr") is not MISSING:
-        expected = fixed["fdr"] or ""
+    name = _get(cfg, "model.name")
+    expected = card(name).fdr_decided() if name in MODELS else None
+    if expected is not None and _get(cfg, "toplight.fdr") is not MISSING:
         if "toplight.fdr" in given and cfg.toplight.fdr != expected:
             built = f"with toplight.fdr {expected!r}" if expected else "without the FDR"
             raise ValueError(f"toplight.fdr {cfg.toplight.fdr!r} contradicts model.name {cfg.model.name}, which is "

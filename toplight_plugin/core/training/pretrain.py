@@ -23,8 +23,9 @@ from toplight_plugin.core.data.images import read_image
 from toplight_plugin.core.data.top_augment import TaskOrientedAugment
 from toplight_plugin.core.models.backbones import BACKBONES, library_model, unused_keys
 from toplight_plugin.core.models.batchnorm import set_batchnorm_momentum
-from toplight_plugin.core.models.registry import build
+from toplight_plugin.core.models.registry import build, card
 from toplight_plugin.core.models.weights import load_state_dict_file
+from toplight_plugin.core.training import checkpoint
 from toplight_plugin.core.training.top_losses import TOPLoss
 
 
@@ -100,6 +101,9 @@ class TOPModel(nn.Module):
 
     def __init__(self, cfg: CN, num_classes: int):
         super().__init__()
+        if 2 not in card(cfg.model.name).pre_groups:
+            raise ValueError(f"model.name {cfg.model.name}: TOP pretraining needs a model with two pre-embedding "
+                             "groups (its card's pre_groups), e.g. toplight_<backbone>")  # fmt: skip
         pretrained = cfg.model.load_weights or bool(cfg.model.pretrained)
         self.net = build(cfg.model.name, num_classes, loss="softmax", pretrained=pretrained, pre_groups=2, fdr=None,
                          height=cfg.data.height, width=cfg.data.width)  # fmt: skip
@@ -117,6 +121,10 @@ class TOPModel(nn.Module):
         """Training progress in [0, 1], for the GRL's schedule."""
         self.loss.grl.scale = grl_coefficient(self.grl_schedule, self.grl_scale, progress)
 
+    def model_state(self) -> dict:
+        """The network's checkpoint entries, its model card with them."""
+        return checkpoint.model_state(self.net)
+
     def forward(self, v1, v2, labels) -> dict[str, torch.Tensor]:
         backbone, head = self.net.backbone, self.net.head
         x1, x2 = backbone.forward_pre(v1, 0), backbone.forward_pre(v2, 1)
@@ -131,11 +139,11 @@ class TOPModel(nn.Module):
 
 
 def backbone_of(model_name: str) -> str:
-    """``toplight_<backbone>[_nofdr]`` -> the backbone whose library network SP trains."""
-    name = model_name.removeprefix("toplight_").removesuffix("_nofdr")
-    if not model_name.startswith("toplight_") or name not in BACKBONES:
-        raise ValueError(f"model.name {model_name!r}: standard pretraining needs a toplight_<backbone> model, "
-                         f"backbones {sorted(BACKBONES)}")  # fmt: skip
+    """The backbone whose library network SP trains: the one the model's card says it is cut from."""
+    name = card(model_name).backbone
+    if not name:
+        raise ValueError(f"model.name {model_name!r}: standard pretraining needs a model cut from a library "
+                         f"network (its card's backbone), one of {sorted(BACKBONES)}")  # fmt: skip
     return name
 
 
@@ -156,6 +164,10 @@ class SPModel(nn.Module):
 
     def set_progress(self, progress: float) -> None:
         """SP has no schedule inside its loss."""
+
+    def model_state(self) -> dict:
+        """The library network's own state_dict, without a model card: it loads wherever ImageNet weights do."""
+        return {"state_dict": self.net.state_dict()}
 
     def forward(self, images, labels) -> dict[str, torch.Tensor]:
         return {"loss": nn.functional.cross_entropy(self.net(images), labels)}

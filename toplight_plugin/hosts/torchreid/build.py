@@ -6,6 +6,7 @@ import torch
 
 from toplight_plugin.core.data.transforms import PRESETS, ModalityAugment
 from toplight_plugin.core.evaluation.protocols import ProtocolOptions
+from toplight_plugin.core.models.cards import card_of
 from toplight_plugin.core.training import distributed
 from toplight_plugin.core.training.losses import IdentityTripletLoss
 from toplight_plugin.core.training.schedule import EpochSchedule, build_scheduler
@@ -124,7 +125,7 @@ def build_engine(cfg, datamanager, model, use_gpu: bool) -> VIEngine:
         label_smooth=0.1 if cfg.loss.softmax.label_smooth else 0.0,
         triplet=cfg.toplight.triplet,
     )
-    if hasattr(model, "wrap_loss"):  # a baseline with its own training losses around L_id + L_tri (DDAG)
+    if "wrap_loss" in card_of(model).hooks:  # a baseline with its own training losses around L_id + L_tri (DDAG)
         criterion = model.wrap_loss(criterion)
     protocol = ProtocolOptions(
         tuple(cfg.toplight.sysu_mode), cfg.toplight.trials, cfg.toplight.shots, cfg.toplight.rand_perm

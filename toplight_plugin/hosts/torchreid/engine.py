@@ -1,7 +1,7 @@
 """The visible-infrared engine: torchreid's ``Engine`` with its hooks overridden, its training loop untouched.
 
-- ``forward_backward``: each sample's modality goes to the model; L = L_id + γ L_tri (§3.4), or the model's own
-  loss (``wrap_loss``, e.g. DDAG's); AMP on CUDA.
+- ``forward_backward``: each sample's modality goes to the model (and the identities, where its card names
+  ``takes_pids``); L = L_id + γ L_tri (§3.4), or the model's own loss (``wrap_loss``, e.g. DDAG's); AMP on CUDA.
 - ``train`` (one epoch): seeds the epoch from (seed, epoch) before torchreid's loop and writes a checkpoint after
   it, so a run killed at any point and resumed from its last checkpoint replays the same batches and augmentations.
 - ``_evaluate``: the published protocols (evaluate.evaluate_published) instead of torchreid's Market rule.
@@ -20,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from toplight_plugin.core.evaluation.protocols import ProtocolOptions
+from toplight_plugin.core.models.cards import card_of
 from toplight_plugin.core.training import checkpoint, distributed
 from toplight_plugin.core.training.config_checks import AMP_DTYPES
 from toplight_plugin.core.training.losses import IdentityTripletLoss
@@ -90,6 +91,7 @@ class VIEngine(compat.torchreid().engine.Engine):
         super().__init__(datamanager, use_gpu=use_gpu)
         self.device = torch.device("cuda", torch.cuda.current_device()) if self.use_gpu else torch.device("cpu")
         self.net = model.to(self.device)  # unwrapped: what checkpoints hold
+        self.hooks = card_of(model).hooks
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last:  # before DDP registers the parameters
             self.net.to(memory_format=torch.channels_last)
@@ -126,8 +128,7 @@ class VIEngine(compat.torchreid().engine.Engine):
         imgs = imgs.to(self.device, memory_format=self.memory_format, non_blocking=True)
         pids, modality = pids.to(self.device), modality.to(self.device)
         with self._autocast():  # a model with training-only branches (DDAG's graph) takes the identities too
-            outputs = self.model(imgs, modality, pids) if getattr(self.net, "takes_pids", False) else \
-                self.model(imgs, modality)  # fmt: skip
+            outputs = self.model(imgs, modality, pids) if "takes_pids" in self.hooks else self.model(imgs, modality)
         logits, features, *aux = outputs
         losses = self.criterion(logits, features, pids, *aux)
         checkpoint.stop_if_diverged(
@@ -151,7 +152,7 @@ class VIEngine(compat.torchreid().engine.Engine):
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(self.epoch)
         super().train(**kwargs)
-        if hasattr(self.net, "end_epoch"):  # before the checkpoint, so a resume continues from it (DDAG's w_G)
+        if "end_epoch" in self.hooks:  # before the checkpoint, so a resume continues from it (DDAG's w_G)
             self.net.end_epoch(self.train_loader.means())
         done = self.epoch + 1
         if (done % self.checkpoint_every == 0 or done == self.max_epoch) and distributed.is_main():
@@ -162,7 +163,7 @@ class VIEngine(compat.torchreid().engine.Engine):
         if not distributed.is_main():
             return None
         state = {
-            "state_dict": self.net.state_dict(),
+            **checkpoint.model_state(self.net),
             "epoch": epoch + 1,
             "rank1": None if rank1 is None else float(rank1),
             "optimizer": self.optimizer.state_dict(),

@@ -21,7 +21,9 @@ import warnings
 
 import torch
 
+from toplight_plugin.core.models.cards import card_of
 from toplight_plugin.core.models.heads import ReIDNet
+from toplight_plugin.core.models.hooks import RoutesModality
 from toplight_plugin.core.models.weights import load_state_dict_file
 from toplight_plugin.hosts.torchreid.evaluate import evaluate_published
 
@@ -51,8 +53,8 @@ def route(model: torch.nn.Module, modality: torch.Tensor) -> None:
             f"torchreid's nn.DataParallel over {len(model.device_ids)} GPUs splits a batch without its modality "
             "codes: train a plugin model on one GPU (CUDA_VISIBLE_DEVICES=0) or with toplight-train under torchrun"
         )
-    backbone = unwrap(model).backbone
-    if hasattr(backbone, "route_next"):
+    if card_of(model).dual_path:
+        backbone: RoutesModality = unwrap(model).backbone
         backbone.route_next(modality)
 
 
