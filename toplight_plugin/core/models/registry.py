@@ -87,4 +87,3 @@ def register_variant(name: str, base: str, **options) -> Callable[..., nn.Module
     variant.__doc__ = f"{base} with {options}."
     fixed = {**parent.options, **options}
     return register_model(variant, dataclasses.replace(parent, name=name, base=parent.base or base, options=fixed))
-
