@@ -53,6 +53,7 @@ def test_training_checkpoints_resumes_and_evaluates(sysu_root, tmp_path):
     assert (out / "last_checkpoint").read_text() == "model_final.pth" and not list(out.glob("*.tmp"))
     first, final = (torch.load(out / name, weights_only=True) for name in ("model_0000.pth", "model_final.pth"))
     assert (first["epoch"], final["epoch"]) == (0, 1)
+    assert final["card"]["name"] == "toplight_mobilenetv3_small"  # the core network's card, as in torchreid's
     moved = [k for k, v in final["model"].items() if v.is_floating_point() and not torch.equal(v, first["model"][k])]
     assert len(moved) > 100  # the second epoch trained the network
 
