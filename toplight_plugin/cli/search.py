@@ -1,12 +1,15 @@
 """Search a gallery of one modality with images of the other: ranked results as a PNG grid and as JSON.
 
     toplight-search --gallery data/gallery_visible --query night/ --onnx model.onnx --output output/search
+    toplight-search --gallery ... --query ... --onnx visible_int8.onnx infrared_int8.onnx --runtime openvino
     toplight-search --gallery ... --query ... --config-file configs/sysu/mbv3l_top_fdr.yaml --weights last.pth
 
 Each row of ``results.png`` is a query followed by its top-k gallery images with their distances
 (1 - cosine similarity); when identities are known from the folders (``<id>/<image>``), correct matches are
 framed green and wrong ones red. ``results.json`` holds the same lists. The gallery is visible and the queries
-infrared unless ``--gallery-modality`` says otherwise. As evaluation does, it warns when the model has random weights,
+infrared unless ``--gallery-modality`` says otherwise. ``--onnx`` takes one graph exported for both modalities or one
+per modality, run by onnxruntime or OpenVINO (``--runtime``) at ``--precision`` (bf16: OpenVINO only); the line
+it prints names the precision that ran. As evaluation does, it warns when the model has random weights,
 when the distances tie, and when images searched as infrared have colour; ``--output`` may not be a training or test
 run's folder, whose results.json it would replace.
 """
@@ -24,7 +27,8 @@ from toplight_plugin.cli.figures import plt, save_png
 from toplight_plugin.cli.model_args import add_model_arguments, model_from_args
 from toplight_plugin.cli.overrides import parse
 from toplight_plugin.core.data.images import list_images, read_image
-from toplight_plugin.core.deploy.embedder import OnnxEmbedder, TorchEmbedder
+from toplight_plugin.core.deploy.embedder import TorchEmbedder, graph_embedders
+from toplight_plugin.core.deploy.runtime import PRECISIONS, RUNTIMES
 from toplight_plugin.core.deploy.search import GalleryIndex, Ranking, rank, tie_warning
 from toplight_plugin.core.models.dual_path import INFRARED, VISIBLE
 from toplight_plugin.core.training.run_folder import refuse_run_folder
@@ -80,20 +84,29 @@ def main(argv: list[str] | None = None) -> list[Ranking]:
     parser.add_argument("--query", required=True, nargs="+", help="query image files or folders")
     parser.add_argument("--gallery-modality", choices=sorted(MODALITIES), default="visible")
     parser.add_argument("--top-k", type=positive, default=10)
-    parser.add_argument("--onnx", default="", help="an exported graph (toplight-export) instead of a checkpoint")
+    parser.add_argument("--onnx", nargs="+", default=[], help="exported graphs (toplight-export) instead of a "
+                        "checkpoint: one for both modalities, or a visible and an infrared one")  # fmt: skip
+    parser.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime", help="what runs the --onnx graphs")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="of the graphs' float operators")
     parser.add_argument("--batch-size", type=positive, default=32)
     parser.add_argument("--output", type=Path, default=Path("output/search"), help="folder for results.png/.json")
     add_model_arguments(parser)
     args = parse(parser, argv)
     refuse_run_folder(args.output, "results.json and results.png")
     if args.onnx:
-        embedder = OnnxEmbedder(args.onnx)
-        if embedder.metadata.get("weights") == "":
-            caution(f"{args.onnx} was exported without weights (its metadata names none): the ranking is that of "
-                    "a random network; export the trained checkpoint with toplight-export --weights")  # fmt: skip
+        if len(args.onnx) > 2:
+            raise ValueError(f"--onnx: expected one graph or two (visible and infrared), got {len(args.onnx)}")
+        embedders = graph_embedders(args.onnx, runtime=args.runtime, precision=args.precision)
+        for embedder in {id(e): e for e in embedders.values()}.values():
+            print(f"{embedder.path}: {embedder.metadata.get('modality')} graph, {embedder.session.ran} on "
+                  f"{args.runtime}")  # fmt: skip
+            if embedder.metadata.get("weights") == "":
+                caution(f"{embedder.path} was exported without weights (its metadata names none): the ranking is "
+                        "that of a random network; export the trained checkpoint with toplight-export --weights")
     else:
         model, cfg = model_from_args(args)
         embedder = TorchEmbedder(model, cfg.data.height, cfg.data.width, cfg.data.norm_mean, cfg.data.norm_std)
+        embedders = {VISIBLE: embedder, INFRARED: embedder}
         if not (args.weights or cfg.model.load_weights):
             caution("no --weights: the model has random weights, so the ranking means nothing; give the trained "
                     "checkpoint with --weights")  # fmt: skip
@@ -103,8 +116,10 @@ def main(argv: list[str] | None = None) -> list[Ranking]:
     queries = [p for source in args.query for p in list_images(source)]
     coloured = []
     with tqdm(total=len(gallery), desc="indexing gallery", unit="img") as bar:
-        gallery_features = embedder.embed_files(gallery, gallery_modality, args.batch_size, bar, coloured)
-    query_features = embedder.embed_files(queries, MODALITIES[query_modality], args.batch_size, coloured=coloured)
+        gallery_features = embedders[gallery_modality].embed_files(gallery, gallery_modality, args.batch_size, bar,
+                                                                   coloured)  # fmt: skip
+    query_code = MODALITIES[query_modality]
+    query_features = embedders[query_code].embed_files(queries, query_code, args.batch_size, coloured=coloured)
     if coloured:
         caution(f"{len(coloured)} image(s) searched as infrared have colour (their channels differ), e.g. "
                 f"{coloured[0]}: a visible image through the infrared stem ranks wrongly; check --gallery-modality "

@@ -11,8 +11,9 @@ import torch
 
 from toplight_plugin.core.data.images import read_image
 from toplight_plugin.core.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from toplight_plugin.core.deploy.export import FeatureGraph, onnx_features, onnx_session
-from toplight_plugin.core.models.dual_path import INFRARED
+from toplight_plugin.core.deploy.export import GRAPH_MODALITIES, FeatureGraph
+from toplight_plugin.core.deploy.runtime import GraphSession
+from toplight_plugin.core.models.dual_path import INFRARED, VISIBLE
 from toplight_plugin.core.models.heads import ReIDNet
 
 
@@ -73,14 +74,42 @@ class TorchEmbedder(Embedder):
 
 
 class OnnxEmbedder(Embedder):
-    """An exported graph; its input size comes from the file's metadata (written by export_onnx)."""
+    """An exported graph under ``runtime`` at ``precision`` (core/deploy/runtime.py); its input size and the
+    modality it serves come from the file's metadata (written by export_onnx)."""
 
-    def __init__(self, path: str | Path, threads: int = 0):
-        self.session = onnx_session(path, threads)
-        self.metadata = meta = self.session.get_modelmeta().custom_metadata_map
+    def __init__(self, path: str | Path, threads: int = 0, runtime: str = "onnxruntime", precision: str = "fp32"):
+        self.session = GraphSession(path, runtime, precision, threads)
+        self.path, self.metadata = Path(path), self.session.metadata
+        meta = self.metadata
         if "height" not in meta or "width" not in meta:
             raise ValueError(f"{path}: no input size in its metadata; export it with toplight-export")
         self.height, self.width = int(meta["height"]), int(meta["width"])
+        self.modality = GRAPH_MODALITIES.get(meta.get("modality", ""))  # None: a code per image
 
     def run(self, images, modality):
-        return onnx_features(self.session, images, modality)
+        if self.modality is not None and (modality != self.modality).any():
+            served = next(k for k, v in GRAPH_MODALITIES.items() if v == self.modality)
+            raise ValueError(f"{self.path}: a graph exported for {served} images only (toplight-export --modality "
+                             f"{served}) was given images of the other modality; give that modality's graph or "
+                             "one exported with --modality both")  # fmt: skip
+        return self.session.run(images, modality)
+
+
+def graph_embedders(paths: list[str | Path], threads: int = 0, runtime: str = "onnxruntime",
+                    precision: str = "fp32") -> dict[int, OnnxEmbedder]:  # fmt: skip
+    """{modality code: embedder} from one graph exported for both modalities or one graph per modality (a visible
+    and an infrared one, as a camera box holds them), each serving the modality its metadata names."""
+    embedders = [OnnxEmbedder(path, threads, runtime, precision) for path in paths]
+    served: dict[int, OnnxEmbedder] = {}
+    for embedder in embedders:
+        for code in (VISIBLE, INFRARED) if embedder.modality is None else (embedder.modality,):
+            if code in served:
+                raise ValueError(f"{embedder.path} and {served[code].path} both serve "
+                                 f"{'visible' if code == VISIBLE else 'infrared'} images; give one graph per "
+                                 "modality or one exported with --modality both")  # fmt: skip
+            served[code] = embedder
+    if len(served) < 2:
+        missing = "infrared" if VISIBLE in served else "visible"
+        raise ValueError(f"{paths[0]} serves one modality; give the {missing} graph too (toplight-export "
+                         f"--modality {missing})")  # fmt: skip
+    return served

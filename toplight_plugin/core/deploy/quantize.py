@@ -1,0 +1,120 @@
+"""INT8 graphs: an exported float32 graph quantised after training, calibrated on a folder of images.
+
+The file is QDQ ONNX (QuantizeLinear / DequantizeLinear pairs around each quantised operator), the one INT8 form
+both onnxruntime and OpenVINO run: onnxruntime fuses the pairs into integer kernels, OpenVINO reads the scales and
+runs its own INT8 kernels. Weights are signed 8-bit per output channel (depthwise kernels differ a lot from
+channel to channel), activations unsigned 8-bit per tensor (what VNNI's u8 x s8 dot products take), their ranges
+the min / max seen on the calibration images. The operators on pooled feature vectors (the embedding layers, the
+BNNeck, the L2 normalisation) stay float: they cost next to nothing and their rounding goes straight into the
+features (on the synthetic model of docs/deploy.md, mean cosine to float32 0.9916 quantised, 0.9968 kept float).
+Each image is fed with its own modality, told by its colour (an infrared camera writes grey); a graph made for one
+modality is calibrated on that modality's images only.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from toplight_plugin.core.data.images import list_images
+from toplight_plugin.core.deploy.embedder import coloured_images, load_batch
+from toplight_plugin.core.deploy.export import BOTH, GRAPH_MODALITIES, save_onnx
+from toplight_plugin.core.deploy.runtime import file_properties
+
+CALIBRATION_BATCH = 16
+
+
+def calibration_set(folder: str | Path, height: int, width: int, modality: str, limit: int) -> tuple[np.ndarray, ...]:
+    """(images N x 3 x H x W in [0, 1], modality codes): up to ``limit`` images under ``folder`` drawn in a seeded
+    random order (a spread over its cameras and identities, not its first folders), only those of ``modality``
+    unless it is the ``both`` graph's; images are read a chunk at a time until enough are found."""
+    paths = list_images(folder)
+    order = np.random.default_rng(0).permutation(len(paths))
+    kept_images, kept_codes, found = [], [], 0
+    for start in range(0, len(paths), CALIBRATION_BATCH * 4):
+        images = load_batch([paths[i] for i in order[start : start + CALIBRATION_BATCH * 4]], height, width)
+        codes = np.where(coloured_images(images), GRAPH_MODALITIES["visible"], GRAPH_MODALITIES["infrared"])
+        keep = codes == GRAPH_MODALITIES[modality] if modality != BOTH else np.ones(len(codes), bool)
+        kept_images.append(images[keep][: limit - found])
+        kept_codes.append(codes[keep][: limit - found])
+        found += len(kept_codes[-1])
+        if found == limit:
+            break
+    if not found:
+        raise ValueError(f"--calibrate {folder}: none of its {len(paths)} images is {modality} (infrared images "
+                         "are grey, visible ones coloured); give images of the graph's modality")  # fmt: skip
+    return np.concatenate(kept_images), np.concatenate(kept_codes).astype(np.int64)
+
+
+class _Batches:
+    """onnxruntime's CalibrationDataReader protocol over (images, codes): one feed dict per call, then None."""
+
+    def __init__(self, images: np.ndarray, codes: np.ndarray, with_modality: bool):
+        starts = range(0, len(images), CALIBRATION_BATCH)
+        self.feeds = iter([{"images": images[s : s + CALIBRATION_BATCH]}
+                           | ({"modality": codes[s : s + CALIBRATION_BATCH]} if with_modality else {})
+                           for s in starts])  # fmt: skip
+
+    def get_next(self):
+        return next(self.feeds, None)
+
+
+def vector_tail(model) -> list[str]:
+    """Names of the nodes whose every computed input is a vector per image (rank <= 2): what follows pooling."""
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in (*model.graph.value_info, *model.graph.input)}
+    constants = {i.name for i in model.graph.initializer}
+    tail = []
+    for node in model.graph.node:
+        computed = [name for name in node.input if name and name not in constants and name in ranks]
+        if computed and all(ranks[name] <= 2 for name in computed):
+            tail.append(node.name)
+    return tail
+
+
+def quantize_int8(source: str | Path, output: str | Path, folder: str | Path, limit: int = 300) -> dict[str, str]:
+    """Write the INT8 QDQ form of the float32 graph ``source`` to ``output``, calibrated on up to ``limit`` images
+    under ``folder``; its metadata is the source's with ``precision`` int8 and what it was calibrated on."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    info = file_properties(source)
+    if info.get("precision", "fp32") != "fp32":
+        raise ValueError(f"{source}: already {info['precision']}; quantise the float32 graph toplight-export wrote")
+    modality = info.get("modality", BOTH)
+    images, codes = calibration_set(folder, int(info["height"]), int(info["width"]), modality, limit)
+    output = Path(output)
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared, quantised = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
+        quant_pre_process(str(source), str(prepared))  # shapes inferred, BatchNorm and constants folded
+        model = onnx.load(str(prepared))
+        for index, node in enumerate(model.graph.node):  # the pre-processing leaves split HardSwish nodes unnamed
+            node.name = node.name or f"{node.op_type}_{index}"
+        onnx.save(model, str(prepared))
+        quantize_static(
+            str(prepared), str(quantised), _Batches(images, codes, modality == BOTH), quant_format=QuantFormat.QDQ,
+            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=vector_tail(model),
+        )  # fmt: skip
+        counts = {m: int((codes == GRAPH_MODALITIES[m]).sum()) for m in ("visible", "infrared")}
+        info |= {"precision": "int8",
+                 "calibration": f"{len(images)} images under {folder} ({counts['visible']} visible, "
+                                f"{counts['infrared']} infrared)"}  # fmt: skip
+        output.parent.mkdir(parents=True, exist_ok=True)
+        save_onnx(onnx.load(str(quantised)), output, info)
+    return info
+
+
+RANGE_IN_SIGMAS = 8.0  # a min / max over hundreds of images spans about +-4 standard deviations of a tensor
+
+
+def expected_cosine(path: str | Path) -> float:
+    """The mean cosine to float32 that 8-bit rounding alone leaves an INT8 graph: each of its L quantised tensors
+    adds uniform noise of variance step^2 / 12 with step = range / 255, i.e. (RANGE_IN_SIGMAS / 255)^2 / 12 of the
+    tensor's variance; independent noises add up, and 1 - cos is half the relative noise variance at the output."""
+    import onnx
+
+    tensors = sum(node.op_type == "QuantizeLinear" for node in onnx.load(str(path)).graph.node)
+    return 1.0 - tensors * (RANGE_IN_SIGMAS / 255) ** 2 / 24
