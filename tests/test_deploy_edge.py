@@ -7,10 +7,12 @@ import pytest
 import torch
 
 import toplight_plugin
+from toplight_plugin.cli import benchmark as benchmark_tool
 from toplight_plugin.cli import deploy_eval as deploy_eval_tool
 from toplight_plugin.cli import export_onnx as export_tool
 from toplight_plugin.cli import search as search_tool
 from toplight_plugin.cli.console import run
+from toplight_plugin.core.deploy.edge_bench import PATHS
 from toplight_plugin.core.deploy.embedder import OnnxEmbedder, graph_embedders, load_batch
 from toplight_plugin.core.deploy.quantize import expected_cosine
 from toplight_plugin.core.deploy.runtime import GraphSession
@@ -117,3 +119,20 @@ def test_deployment_mistakes_are_one_line(graphs, sysu_root, tmp_path, capsys):
     three = [str(graphs / "visible.onnx")] * 3
     assert run("deploy_eval", ["--sysu", str(sysu_root), "--reference", *three]) == 2
     assert "expected one graph or two" in capsys.readouterr().err
+
+
+def test_edge_benchmark_times_every_path_and_names_its_precision(tmp_path):
+    doc = tmp_path / "bench.md"
+    doc.write_text("<!-- edge:begin -->\n<!-- edge:end -->\n")
+    result = benchmark_tool.main(["--edge", "--models", "toplight_mobilenetv3_small", "--batches", "1", "2",
+                                  "--height", "64", "--width", "32", "--rounds", "2", "--seconds", "0", "--threads",
+                                  "1", "--write", str(doc)])  # fmt: skip
+    rows = {(r["path"], r["batch"]): r for r in result["rows"]}
+    assert len(rows) == len(PATHS) * 2 and all(r["img_s"] > 0 and r["p95_ms"] >= r["median_ms"] > 0
+                                               for r in rows.values())  # fmt: skip
+    assert rows[("openvino bf16", 2)]["ran"] == "bf16" and rows[("onnxruntime int8", 2)]["ran"] == "int8 + fp32"
+    peaks = result["peaks"]
+    assert peaks["int8"] >= peaks["bf16"] >= peaks["fp32"] > 0
+    share = rows[("openvino int8", 2)]
+    assert share["share"] == pytest.approx(share["gflops"] / peaks["int8"])
+    assert "| toplight_mobilenetv3_small | openvino int8 bf16 | int8 + bf16 |" in doc.read_text()

@@ -7,6 +7,13 @@ count pinned; plus parameters (those inference uses) and FLOPs. Writes the table
 
 ``--profile`` instead reports where the time goes: the share of each operator type in PyTorch eager and in
 onnxruntime for the named models at the largest batch.
+
+    toplight-benchmark --edge [--models toplight_mobilenetv3_large agw_resnet50] [--write docs/benchmarks.md]
+
+``--edge`` instead times the deployment paths of docs/deploy.md side by side (PyTorch float32 / bfloat16,
+onnxruntime float32 / INT8, OpenVINO float32 / bfloat16 / INT8, on the visible graph, and onnxruntime on the graph
+for both modalities): images/s, batch-1 latency median and p95, the precision that ran and the share of the CPU's
+nominal peak (core/deploy/edge_bench.py); the table goes between ``<!-- edge:begin/end -->``.
 """
 
 from __future__ import annotations
@@ -22,8 +29,10 @@ from tqdm import tqdm
 
 from toplight_plugin.core.analysis.docs import replace_section
 from toplight_plugin.core.deploy.benchmark import BACKENDS, BASELINE, deployable, profile_ops, run_benchmark
+from toplight_plugin.core.deploy.edge_bench import PATHS, edge_benchmark, edge_markdown
 
 GOAL_MODEL = "toplight_mobilenetv3_large"
+EDGE_MODELS = [GOAL_MODEL, BASELINE]
 
 
 def cpu_name() -> str:
@@ -74,9 +83,28 @@ def profile_markdown(profiles: dict[str, dict], batch: int, threads: int) -> str
     return "\n".join(lines)
 
 
+def edge(args) -> dict:
+    models = args.models
+    with tqdm(total=len(models) * len(args.batches) * len(PATHS) * args.rounds, desc="edge cases") as bar:
+        result = edge_benchmark(models, tuple(args.batches), args.height, args.width, args.rounds, args.seconds,
+                                args.threads, args.ghz, bar)  # fmt: skip
+    import openvino
+
+    table = (f"{cpu_name()}, torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, OpenVINO "
+             f"{openvino.__version__}. " + edge_markdown(result))  # fmt: skip
+    print(table)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+    if args.write:
+        replace_section(args.write, "edge", table)
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=deployable())
+    parser.add_argument("--models", nargs="+", help="default: every deployable model (--edge: "
+                        f"{' '.join(EDGE_MODELS)})")  # fmt: skip
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--height", type=int, default=288)
     parser.add_argument("--width", type=int, default=144)
@@ -86,7 +114,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--write", type=Path, help="markdown file with <!-- cpu:begin/end --> markers to update")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument("--profile", nargs="+", metavar="MODEL", help="profile these models instead of timing")
+    parser.add_argument("--edge", action="store_true", help="time the deployment paths instead")
+    parser.add_argument("--ghz", type=float, help="--edge: the clock for the nominal peaks (default: the reported)")
     args = parser.parse_args(argv)
+    args.models = args.models or (EDGE_MODELS if args.edge else deployable())
+    if args.edge:
+        return edge(args)
     if args.profile:
         batch = max(args.batches)
         profiles = {name: profile_ops(name, args.height, args.width, batch, args.threads) for name in args.profile}

@@ -76,6 +76,16 @@ def vector_tail(model) -> list[str]:
 def quantize_int8(source: str | Path, output: str | Path, folder: str | Path, limit: int = 300) -> dict[str, str]:
     """Write the INT8 QDQ form of the float32 graph ``source`` to ``output``, calibrated on up to ``limit`` images
     under ``folder``; its metadata is the source's with ``precision`` int8 and what it was calibrated on."""
+    info = file_properties(source)
+    images, codes = calibration_set(folder, int(info["height"]), int(info["width"]), info.get("modality", BOTH), limit)
+    counts = {m: int((codes == GRAPH_MODALITIES[m]).sum()) for m in ("visible", "infrared")}
+    return quantize_on(source, output, images, codes, f"{len(images)} images under {folder} ({counts['visible']} "
+                       f"visible, {counts['infrared']} infrared)")  # fmt: skip
+
+
+def quantize_on(source: str | Path, output: str | Path, images: np.ndarray, codes: np.ndarray,
+                calibration: str) -> dict[str, str]:  # fmt: skip
+    """quantize_int8 on calibration arrays (images in [0, 1], modality codes) described by ``calibration``."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -83,8 +93,6 @@ def quantize_int8(source: str | Path, output: str | Path, folder: str | Path, li
     info = file_properties(source)
     if info.get("precision", "fp32") != "fp32":
         raise ValueError(f"{source}: already {info['precision']}; quantise the float32 graph toplight-export wrote")
-    modality = info.get("modality", BOTH)
-    images, codes = calibration_set(folder, int(info["height"]), int(info["width"]), modality, limit)
     output = Path(output)
     with tempfile.TemporaryDirectory() as tmp:
         prepared, quantised = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
@@ -93,15 +101,13 @@ def quantize_int8(source: str | Path, output: str | Path, folder: str | Path, li
         for index, node in enumerate(model.graph.node):  # the pre-processing leaves split HardSwish nodes unnamed
             node.name = node.name or f"{node.op_type}_{index}"
         onnx.save(model, str(prepared))
+        with_modality = info.get("modality", BOTH) == BOTH
         quantize_static(
-            str(prepared), str(quantised), _Batches(images, codes, modality == BOTH), quant_format=QuantFormat.QDQ,
+            str(prepared), str(quantised), _Batches(images, codes, with_modality), quant_format=QuantFormat.QDQ,
             per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=vector_tail(model),
         )  # fmt: skip
-        counts = {m: int((codes == GRAPH_MODALITIES[m]).sum()) for m in ("visible", "infrared")}
-        info |= {"precision": "int8",
-                 "calibration": f"{len(images)} images under {folder} ({counts['visible']} visible, "
-                                f"{counts['infrared']} infrared)"}  # fmt: skip
+        info |= {"precision": "int8", "calibration": calibration}
         output.parent.mkdir(parents=True, exist_ok=True)
         save_onnx(onnx.load(str(quantised)), output, info)
     return info
