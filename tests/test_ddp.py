@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from test_engine import tiny
@@ -55,29 +56,79 @@ def test_two_process_gloo_pretraining_writes_one_soup(tmp_path):
     assert len(list(save.glob("events.out.tfevents*"))) == 1
 
 
-def _collectives(rank: int, world: int, store: str, out: str) -> None:
-    """One process of the collectives test: rank 1's loss is NaN; each rank had its own batches."""
+class AugmentedImage(torch.utils.data.Dataset):
+    """The same picture augmented at every index, so that only the random stream differs between draws."""
+
+    def __init__(self):
+        from toplight_plugin.core.data.transforms import ModalityAugment
+
+        self.augment = ModalityAugment.preset("paper", 64, 32)
+        self.image = np.random.default_rng(0).integers(0, 256, (64, 32, 3), dtype=np.uint8)
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        return self.augment(self.image, index % 2)
+
+
+def _process(rank: int, world: int, store: str, out: str) -> None:
+    """One of two processes: rank 1's loss is NaN; each rank had its own batches; epoch 3's augmentations in the
+    main process and in a loader worker, drawn twice (the second time as a resumed run would, with new pipelines);
+    the batches a sharded loader gives this process; what rank 0 alone reads."""
     import torch.distributed as dist
 
     from toplight_plugin.core.training import distributed
+    from toplight_plugin.core.training.seeding import start_epoch
 
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     try:
-        finite = distributed.all_finite(torch.tensor(float("nan") if rank == 1 else 0.5))
+        finite = distributed.finite_flag(torch.tensor(float("nan") if rank == 1 else 0.5)).tolist() == [1.0]
         sums, count = distributed.sum_over_ranks({"loss": 1.0 + rank, "acc": 10.0 * rank}, 2 + rank)
+        draws = []
+        for _ in range(2):
+            dataset = AugmentedImage()
+            start_epoch(seed=1, epoch=3)
+            worker = torch.utils.data.DataLoader(dataset, batch_size=8, num_workers=1)
+            draws.append([torch.stack([dataset[i] for i in range(len(dataset))]).tolist(), next(iter(worker)).tolist()])
+        sequential = torch.utils.data.DataLoader(torch.arange(10), batch_size=2)
+        shard = [batch.tolist() for batch in distributed.shard_loader(sequential)]
+        gathered = distributed.gather_batches([(i * world + rank, batch) for i, batch in enumerate(shard)])
+        main = distributed.from_main(lambda: f"rank {distributed.rank()}")
         with open(f"{out}.{rank}", "w") as file:
-            json.dump({"finite": finite, "sums": sums, "count": count}, file)
+            json.dump({"finite": finite, "sums": sums, "count": count, "draws": draws, "shard": shard,
+                       "gathered": gathered, "main": main}, file)  # fmt: skip
     finally:
         dist.destroy_process_group()
 
 
-def test_a_nan_in_one_process_stops_every_process_and_epoch_means_cover_all_of_them(tmp_path):
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("two")
+    torch.multiprocessing.spawn(_process, args=(2, str(folder / "store"), str(folder / "out")), nprocs=2)
+    return [json.loads((folder / f"out.{rank}").read_text()) for rank in (0, 1)]
+
+
+def test_a_nan_in_one_process_stops_every_process_and_epoch_means_cover_all_of_them(two_processes):
     """Otherwise the rank with the NaN raises and the others wait for its gradients for ever, and the epoch line,
     TensorBoard and DDAG's w_G read rank 0's share of the epoch only."""
-    torch.multiprocessing.spawn(_collectives, args=(2, str(tmp_path / "store"), str(tmp_path / "out")), nprocs=2)
-    for rank in (0, 1):
-        seen = json.loads((tmp_path / f"out.{rank}").read_text())
-        assert seen == {"finite": False, "sums": {"acc": 10.0, "loss": 3.0}, "count": 5}
+    for seen in two_processes:
+        assert {key: seen[key] for key in ("finite", "sums", "count")} == {
+            "finite": False, "sums": {"acc": 10.0, "loss": 3.0}, "count": 5}  # fmt: skip
+
+
+def test_each_process_augments_its_own_way_and_replays_it_on_resume(two_processes):
+    """Rank in every seed: the j-th image of each process gets its own flip, crop and erasing, in the main process
+    and in loader workers; seeding the same epoch again (a resume) replays it exactly. Evaluation decodes each batch
+    in one process only; rank 0's reading is every process's."""
+    first, second = two_processes
+    for seen in two_processes:
+        assert seen["draws"][0] == seen["draws"][1]
+    for where in (0, 1):  # main process, loader worker
+        assert first["draws"][0][where] != second["draws"][0][where]
+    assert first["shard"] == [[0, 1], [4, 5], [8, 9]] and second["shard"] == [[2, 3], [6, 7]]
+    assert first["gathered"] == second["gathered"] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
+    assert first["main"] == second["main"] == "rank 0"
 
 
 def test_a_finite_loss_stops_when_another_process_diverged(tmp_path):

@@ -24,12 +24,11 @@ from toplight_plugin.cli.overrides import add_overrides, parse
 from toplight_plugin.cli.soup import soup_file
 from toplight_plugin.cli.textlog import run_log
 from toplight_plugin.core.data.top_augment import TaskOrientedAugment
-from toplight_plugin.core.training import checkpoint, distributed, run_folder
+from toplight_plugin.core.training import checkpoint, distributed, precision, run_folder
 from toplight_plugin.core.training.config import load_config
 from toplight_plugin.core.training.pretrain import PairedImageFolder, build_stage, get_default_config
-from toplight_plugin.core.training.seeding import seed_epoch
-
-AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
+from toplight_plugin.core.training.seeding import start_epoch
+from toplight_plugin.core.training.step import read_step
 
 
 def pretrain(cfg, resume: bool = False, overwrite: bool = False) -> Path:
@@ -46,9 +45,8 @@ def _pretrain(cfg, resume: bool, overwrite: bool) -> Path:
     torch.manual_seed(cfg.train.seed)
     device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
     main_rank = distributed.is_main()
-    if cfg.top.amp not in ("off", *AMP):
-        raise ValueError(f"top.amp must be off, bf16 or fp16, got {cfg.top.amp!r}")
-    amp = AMP.get(cfg.top.amp) if device.type == "cuda" else None
+    amp = precision.amp_dtype(cfg.top.amp, device, "top.amp")
+    precision.configure(device)
     save_dir = Path(cfg.data.save_dir)
     sp = cfg.stage == "sp"
     augment = TaskOrientedAugment(cfg.data.height, cfg.data.width, task_oriented=cfg.top.task_augs and not sp,
@@ -73,9 +71,9 @@ def _pretrain(cfg, resume: bool, overwrite: bool) -> Path:
         model = torch.nn.parallel.DistributedDataParallel(top, device_ids=ids, find_unused_parameters=unused)
     params = [p for p in top.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=cfg.train.lr, momentum=cfg.train.momentum,
-                                weight_decay=cfg.train.weight_decay)  # fmt: skip
+                                weight_decay=cfg.train.weight_decay, fused=device.type == "cuda")  # fmt: skip
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.train.max_epoch)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp is torch.float16)
+    scaler = precision.grad_scaler(device, amp)
     start = 0
     if resume and (save_dir / checkpoint.LAST).exists():
         state = checkpoint.load(save_dir / checkpoint.LAST)
@@ -83,12 +81,13 @@ def _pretrain(cfg, resume: bool, overwrite: bool) -> Path:
         top.load_state_dict(state["top"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
+        for line in checkpoint.restore_scaler(scaler, state, save_dir / checkpoint.LAST):
+            print(line)
         start = int(state["epoch"])
         print(f"resumed from {save_dir / checkpoint.LAST} at epoch {start}")
     writer = SummaryWriter(log_dir=str(save_dir)) if main_rank else distributed.NullWriter()
     for epoch in range(start, cfg.train.max_epoch):
-        seed_epoch(cfg.train.seed, epoch)
+        start_epoch(cfg.train.seed, epoch)
         sampler = None
         if distributed.active():  # each rank its disjoint share of the epoch's permutation
             sampler = torch.utils.data.DistributedSampler(dataset, seed=cfg.train.seed, drop_last=True)
@@ -96,26 +95,26 @@ def _pretrain(cfg, resume: bool, overwrite: bool) -> Path:
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=cfg.train.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
             num_workers=cfg.data.workers, generator=torch.Generator().manual_seed(torch.initial_seed()),
+            pin_memory=device.type == "cuda",
         )  # fmt: skip
         model.train()
         sums, start_time = {}, time.time()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.max_epoch}", leave=False, disable=not main_rank)
         for step, batch in enumerate(bar):
             top.set_progress((epoch * len(loader) + step) / (cfg.train.max_epoch * len(loader)))
-            batch = [tensor.to(device) for tensor in batch]  # (view 1, [view 2,] labels)
-            with torch.autocast("cuda", dtype=amp) if amp is not None else nullcontext():
+            batch = [tensor.to(device, non_blocking=True) for tensor in batch]  # (view 1, [view 2,] labels)
+            with precision.autocast(device, amp):
                 losses = model(*batch)
-            checkpoint.stop_if_diverged(
-                losses["loss"], "pretraining", epoch + 1, step + 1, save_dir,
-                "lower train.lr and start again: --resume keeps the saved learning rate",
-                finite=distributed.all_finite(losses["loss"]),
-            )  # fmt: skip
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(losses["loss"]).backward()
+            values, finite = read_step(losses)  # the step's one host read, the backward queued
+            checkpoint.stop_if_diverged(
+                torch.tensor(values["loss"]), "pretraining", epoch + 1, step + 1, save_dir,
+                "lower train.lr and start again: --resume keeps the saved learning rate", finite=finite,
+            )  # fmt: skip
             scaler.step(optimizer)
             scaler.update()
-            for name, value in losses.items():
-                value = value.item()
+            for name, value in values.items():
                 sums[name] = sums.get(name, 0.0) + value
                 writer.add_scalar(f"Pretrain/{name}", value, epoch * len(loader) + step)
             bar.set_postfix(loss=f"{sums['loss'] / (step + 1):.3f}", refresh=False)

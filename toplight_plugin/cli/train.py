@@ -108,15 +108,24 @@ def run(cfg, weights: str = "", overwrite: bool = False):
     use_gpu = torch.cuda.is_available()
     save_dir = Path(cfg.data.save_dir)
     main_rank = distributed.is_main()
-    resume = None if cfg.test.evaluate else resume_from(cfg)
+    resume = None if cfg.test.evaluate else distributed.from_main(lambda: resume_from(cfg))
+    state = None if resume is None else distributed.from_main(lambda: checkpoint.load(resume))
+    if state is not None:
+        batch, lines = checkpoint.resumed_batch(state, distributed.world_size(), cfg.train.batch_size, resume)
+        for line in lines:
+            print(line)
+        if batch != cfg.train.batch_size:
+            cfg.defrost()
+            cfg.train.batch_size = batch
+            cfg.freeze()
     for stale in checkpoint.remove_stale(save_dir) if main_rank else []:
         print(f"removed {stale}, left by a save that was killed midway")
     datamanager = build_datamanager(cfg, use_gpu)
     model = build_model(cfg, datamanager.num_train_pids, weights, evaluate=cfg.test.evaluate)
     engine = build_engine(cfg, datamanager, model, use_gpu)
     start = 0
-    if resume is not None:
-        start = engine.resume(resume)
+    if state is not None:
+        start = engine.resume(resume, state)
         print(f"resumed from {resume} at epoch {start}")
     elif cfg.model.resume == "auto":
         print(f"no checkpoint in {save_dir}: starting from epoch 0")

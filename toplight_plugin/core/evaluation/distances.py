@@ -10,6 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from toplight_plugin.core.training.precision import fp32_distances
+
 
 class FeatureDistances:
     """``-cos(q, g)`` of L2-normalised features, the distance of the public VI-ReID test code, served by row slices.
@@ -34,7 +36,7 @@ class FeatureDistances:
     def __getitem__(self, rows: slice) -> np.ndarray:
         if not isinstance(rows, slice):
             raise TypeError("FeatureDistances supports row slices only, e.g. distances[0:256]")
-        with torch.no_grad():
+        with torch.no_grad(), fp32_distances(self.query.device.type):
             block = torch.mm(self.query[rows], self.gallery_t).neg_()
         return block.cpu().numpy()
 

@@ -98,12 +98,14 @@ def evaluate_dataset(
     ranks=RANKS,
     visrank: VisRank | None = None,
     alternatives: dict[str, Callable] | None = None,
+    workers: int = 0,
 ) -> dict:
     """``{protocol name: summary}`` for the dataset behind ``query_loader`` (one of the plugin's adapters).
 
     ``extract(loader)`` returns (features, pids, camids) of a loader of adapter items. ``visrank`` draws the ranked
     lists of the first protocol's first gallery trial. ``alternatives`` maps a label to another distance
     (``f(query, gallery)`` -> matrix): each protocol is also run on it, as ``<protocol><label>``, after its own.
+    ``workers``: the decoding processes of the gallery loader built here (the query loader's, as a rule).
     """
     measures = {"": FeatureDistances, **(alternatives or {})}
     protocol = getattr(dataset, "protocol", "")
@@ -114,7 +116,8 @@ def evaluate_dataset(
     if protocol == "sysu":
         # The all-search candidates include the indoor ones: one extraction serves every mode and trial.
         candidates = sysu_mm01.gallery_candidates(dataset.dataset_root)
-        loader = torch.utils.data.DataLoader(RecordImages(candidates, transform), batch_size=batch_size)
+        loader = torch.utils.data.DataLoader(RecordImages(candidates, transform), batch_size=batch_size,
+                                             num_workers=workers, pin_memory=torch.cuda.is_available())  # fmt: skip
         g_feat, g_pids, g_camids = extract(loader)
         refuse_ties(q_feat, g_feat, type(dataset).__name__)
         index = {r.path: i for i, r in enumerate(candidates)}

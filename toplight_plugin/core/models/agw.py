@@ -44,7 +44,8 @@ class NonLocal(nn.Module):
         theta = self.theta(x).flatten(2)  # (N, C', HW)
         phi = self.phi(x).flatten(2)
         g = self.g(x).flatten(2)
-        affinity = theta.transpose(1, 2) @ phi / phi.shape[-1]  # (N, HW, HW), normalised by the positions
+        # (N, HW, HW), normalised by the positions before the product: a sum over C' terms stays in fp16's range
+        affinity = (theta / phi.shape[-1]).transpose(1, 2) @ phi
         y = g @ affinity.transpose(1, 2)  # y_i = sum_j affinity_ij g_j
         return x + self.W(y.view(x.shape[0], -1, *x.shape[2:]))
 

@@ -60,7 +60,11 @@ class IWPA(nn.Module):
 
     def forward(self, maps: torch.Tensor, global_feature: torch.Tensor) -> torch.Tensor:
         p = horizontal_parts(maps, self.parts)  # (N, P, C)
-        attention = torch.softmax(self.query(p) @ self.key(p).transpose(1, 2), dim=-1)  # (N, P, P)
+        # q k^T over C = 2,048 channels overflows fp16: q and k scaled by 2^-s ≈ 1/√C before the product, the
+        # scores by 2^2s in float32 after it (powers of two: in float32 the very same numbers as unscaled)
+        shift = math.ceil(math.log2(p.shape[-1]) / 2)
+        scores = math.ldexp(1, -shift) * self.query(p) @ (math.ldexp(1, -shift) * self.key(p)).transpose(1, 2)
+        attention = torch.softmax(scores.float() * math.ldexp(1, 2 * shift), dim=-1).to(p.dtype)  # (N, P, P)
         refined = attention @ self.value(p)
         aggregated = (refined * torch.softmax(self.part_weight, dim=0)[None, :, None]).sum(dim=1)
         return self.bn(aggregated + global_feature)

@@ -9,10 +9,30 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 import torch.nn as nn
 
 VISIBLE, INFRARED = 0, 1
+Codes = int | torch.Tensor | np.ndarray | list | None
+
+
+def host_codes(modality: torch.Tensor | np.ndarray | list, batch: int) -> np.ndarray:
+    """The codes as a host array, checked. A host tensor (the loader's) or array costs nothing; a device tensor costs
+    one read, which is why the engines pass the loader's copy (DistributedDataParallel moves tensor arguments to the
+    device, not arrays)."""
+    codes = np.asarray(modality.cpu() if isinstance(modality, torch.Tensor) else modality, dtype=np.int64).reshape(-1)
+    if codes.size != batch:
+        raise ValueError(f"got {codes.size} modality codes for a batch of {batch} images")
+    if not np.isin(codes, (VISIBLE, INFRARED)).all():
+        raise ValueError(f"modality codes must be 0 (visible) or 1 (infrared), got {np.unique(codes).tolist()}")
+    return codes
+
+
+def on(x: torch.Tensor, index: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """An index made on the host, copied to ``x``'s device without waiting for it."""
+    index = torch.as_tensor(index)
+    return index.pin_memory().to(x.device, non_blocking=True) if x.is_cuda else index
 
 
 class MapLayout(nn.Module):
@@ -26,9 +46,9 @@ class MapLayout(nn.Module):
 class DualPathNet(nn.Module):
     """Backbone returning one feature vector per image.
 
-    ``forward(x, modality)``: ``modality`` is an int for a single-modality batch, or a
-    tensor of 0/1 per sample; each sample goes through its own stem and the outputs are
-    returned in batch order. Called with the image alone it uses the codes given to
+    ``forward(x, modality)``: ``modality`` is an int for a single-modality batch, or 0/1 per
+    sample (a host array or tensor: routing is decided on the host); each sample goes through
+    its own stem and the outputs are returned in batch order. Called with the image alone it uses the codes given to
     ``route_next`` (how torchreid's stock engines, which call ``model(images)``, route each
     image), else ``default_modality``, the visible stem unless set.
     """
@@ -46,7 +66,7 @@ class DualPathNet(nn.Module):
         self.default_modality = VISIBLE
         self.routed: torch.Tensor | None = None
 
-    def route_next(self, modality: torch.Tensor) -> None:
+    def route_next(self, modality: torch.Tensor | np.ndarray) -> None:
         """Modality codes for the next forward call made without them (used once)."""
         self.routed = modality
 
@@ -54,39 +74,33 @@ class DualPathNet(nn.Module):
         x = self.stems[m](x)
         return self.pre[m](x) if len(self.pre) == 2 else x
 
-    def forward_pre(self, x: torch.Tensor, modality: int | torch.Tensor | None = None) -> torch.Tensor:
+    def forward_pre(self, x: torch.Tensor, modality: Codes = None) -> torch.Tensor:
         """Block4 output (before the neck): x1 / x2 of Eq. 1-2 in pretraining, Z of Eq. 5 in VI mode."""
         if modality is None:
             modality, self.routed = (self.default_modality if self.routed is None else self.routed), None
-        if isinstance(modality, torch.Tensor):
-            modality = modality.to(device=x.device, dtype=torch.long).flatten()
-            if modality.numel() != x.shape[0]:
-                raise ValueError(f"got {modality.numel()} modality codes for a batch of {x.shape[0]} images")
-            if ((modality != VISIBLE) & (modality != INFRARED)).any():
-                raise ValueError(
-                    f"modality codes must be 0 (visible) or 1 (infrared), got {modality.unique().tolist()}"
-                )
-            first = int(modality[0])
-            if bool((modality == first).all()):
-                modality = first
+        if not isinstance(modality, int):
+            modality = host_codes(modality, x.shape[0])
+            if (modality == modality[0]).all():
+                modality = int(modality[0])
         if isinstance(modality, int):
             if modality not in (VISIBLE, INFRARED):
                 raise ValueError(f"modality must be 0 (visible) or 1 (infrared), got {modality}")
             out = self._path(x, modality)
-        else:
-            order = torch.cat([torch.nonzero(modality == m).flatten() for m in (VISIBLE, INFRARED)])
-            out = torch.cat([self._path(x[modality == m], m) for m in (VISIBLE, INFRARED)])
-            out = out[torch.argsort(order)]
+        else:  # index lists made on the host, copied without waiting: the device is never read
+            paths = [np.flatnonzero(modality == m) for m in (VISIBLE, INFRARED)]
+            restore = torch.from_numpy(np.argsort(np.concatenate(paths), kind="stable"))
+            out = torch.cat([self._path(x.index_select(0, on(x, index)), m) for m, index in enumerate(paths)])
+            out = out.index_select(0, on(x, restore))
         return self.pre[0](out) if len(self.pre) == 1 else out
 
     def forward_post(self, z: torch.Tensor) -> torch.Tensor:
         """Neck and Blocks 5-7: Block4 maps -> feature vectors."""
         return self.post(self.neck(z))
 
-    def forward(self, x: torch.Tensor, modality: int | torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, modality: Codes = None) -> torch.Tensor:
         return self.forward_post(self.forward_pre(x, modality))
 
-    def feature_maps(self, x: torch.Tensor, modality: int | torch.Tensor | None = None) -> torch.Tensor:
+    def feature_maps(self, x: torch.Tensor, modality: Codes = None) -> torch.Tensor:
         """The last maps before global pooling (what torchreid's ``return_featuremaps`` asks for), (N, C, H, W)."""
         z = self.neck(self.forward_pre(x, modality))
         return self.post.feature_maps(z) if isinstance(self.post, MapLayout) else until_global_pool(self.post, z)

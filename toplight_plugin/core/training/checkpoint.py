@@ -157,3 +157,43 @@ def stop_if_diverged(
             f"{run} diverged: {found} at epoch {epoch}, batch {batch}; stopped before updating the weights, {kept} "
             f"({advice})"
         )
+
+
+def run_facts(world_size: int, batch_size: int, amp: torch.dtype | None) -> dict:
+    """How a training checkpoint's run was laid out, so that a resume can say what changed."""
+    precision = str(amp).removeprefix("torch.") if amp else "off"
+    return {"world_size": world_size, "batch_size": batch_size, "amp": precision}
+
+
+def resumed_batch(state: dict, world_size: int, batch_size: int, path: str | Path) -> tuple[int, list[str]]:
+    """The per-process batch a resume on ``world_size`` processes uses, with a line for each change: another number of
+    processes keeps the saved global batch (and so the steps per epoch at the saved learning rate) or stops; another
+    batch on as many processes stops, as a resume keeps the recipe. Checkpoints without the facts pass as they are."""
+    saved = state.get("run")
+    if not saved:
+        return batch_size, []
+    total, lines = saved["world_size"] * saved["batch_size"], []
+    if saved["world_size"] != world_size:
+        if total % world_size:
+            raise ValueError(f"{path}: trained on {saved['world_size']} processes x train.batch_size "
+                             f"{saved['batch_size']} = {total} images per step, which {world_size} processes cannot "
+                             f"share; resume on a number of processes that divides {total}")  # fmt: skip
+        lines.append(f"resuming on {world_size} processes where {saved['world_size']} trained: train.batch_size "
+                     f"{batch_size} -> {total // world_size} per process keeps the global batch {total}")  # fmt: skip
+        return total // world_size, lines
+    if saved["batch_size"] != batch_size:
+        raise ValueError(f"{path}: trained with train.batch_size {saved['batch_size']} per process, this run asks "
+                         f"for {batch_size}: a resume keeps the recipe; drop the override, or start a new run from "
+                         "these weights with --weights")  # fmt: skip
+    return batch_size, lines
+
+
+def restore_scaler(scaler: torch.amp.GradScaler, state: dict, path: str | Path) -> list[str]:
+    """fp16's loss scale from ``state`` when the checkpoint has one and this run scales; a line otherwise."""
+    saved = state.get("scaler") or {}
+    if scaler.is_enabled() and saved:
+        scaler.load_state_dict(saved)
+        return []
+    if scaler.is_enabled():
+        return [f"{path}: saved without an fp16 loss scale; the scaler starts from its initial scale"]
+    return [f"{path}: its fp16 loss scale is unused, this run is not fp16"] if saved else []

@@ -113,8 +113,10 @@ def get_default_config() -> CN:
     cfg.toplight.trials = 10  # SYSU-MM01 gallery trials 0..trials-1
     cfg.toplight.shots = 1
     cfg.toplight.rand_perm = ""
-    cfg.toplight.amp = "off"  # off | bf16 | fp16 (CUDA only)
+    cfg.toplight.amp = "auto"  # auto (CUDA: bf16, else fp16; CPU: off) | off | bf16 (CUDA or CPU) | fp16 (CUDA)
     cfg.toplight.channels_last = False
+    cfg.toplight.compile = False  # torch.compile the training forward (minutes of compiling first)
+    cfg.toplight.sync_bn = False  # under torchrun on GPUs: BatchNorm statistics over every process's batch
     cfg.toplight.checkpoint_every = 1  # epochs between checkpoints (resume granularity)
     cfg.toplight.bad_images = "fail"  # fail (when read) | check (all decoded first, stop naming them) | skip
     cfg.toplight.keep_last = 0  # epoch-N.pth files kept, newest first (0: all; last.pth is always kept)

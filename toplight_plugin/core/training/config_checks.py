@@ -4,8 +4,6 @@ has fewer nodes). ``fit`` then settles what a torchreid habit leaves open, sayin
 
 from __future__ import annotations
 
-import torch
-
 from toplight_plugin.core.data.images import BAD_IMAGES
 from toplight_plugin.core.data.sampler import NAME as PK_SAMPLER
 from toplight_plugin.core.data.sampler import fit_batch
@@ -15,9 +13,9 @@ from toplight_plugin.core.models.fdr import READINGS, SPATIAL
 from toplight_plugin.core.models.fdr_attention import ATTENTIONS
 from toplight_plugin.core.models.registry import MODELS, card
 from toplight_plugin.core.training.losses import TRIPLETS
+from toplight_plugin.core.training.precision import AMP_CHOICES
 from toplight_plugin.core.training.schedule import SCHEDULERS
 
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # toplight.amp on CUDA
 OPTIMIZERS = ("adamw", "adam", "amsgrad", "sgd", "rmsprop", "radam")
 
 CHOICES = {
@@ -27,7 +25,8 @@ CHOICES = {
     "loss.name": ("triplet", "softmax"),
     "toplight.triplet": TRIPLETS,
     "toplight.augment": (*PRESETS, "torchreid"),
-    "toplight.amp": ("off", *AMP_DTYPES),
+    "toplight.amp": AMP_CHOICES,
+    "top.amp": AMP_CHOICES,
     "toplight.fdr": ("", *SPATIAL),
     "toplight.fdr_reading": READINGS,
     "toplight.fdr_attention": ATTENTIONS,

@@ -41,6 +41,16 @@ def is_main() -> bool:
     return rank() == 0
 
 
+def from_main(make):
+    """``make()`` run by rank 0 alone, its result given to every process: files that may exist on rank 0's node
+    only (a node-local data.save_dir) are read once, and every process starts from the same checkpoint."""
+    if not active():
+        return make()
+    box = [make() if is_main() else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 @torch.no_grad()
 def sync_buffers(module: torch.nn.Module) -> None:
     """Give every rank rank 0's buffers. DDP broadcasts them before each training forward, but each rank then updates
@@ -48,6 +58,18 @@ def sync_buffers(module: torch.nn.Module) -> None:
     if active():
         for buffer in module.buffers():
             dist.broadcast(buffer, src=0)
+
+
+def shard_loader(loader: torch.utils.data.DataLoader) -> torch.utils.data.DataLoader:
+    """The loader over this process's batches only (batches rank, rank + world, ...), so each image is decoded by
+    one process; its workers, pinning and collation as the loader's."""
+    if not active():
+        return loader
+    batches = list(loader.batch_sampler)[rank() :: world_size()]
+    return torch.utils.data.DataLoader(
+        loader.dataset, batch_sampler=batches, num_workers=loader.num_workers, collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory, worker_init_fn=loader.worker_init_fn,
+    )  # fmt: skip
 
 
 def gather_batches(local: list[tuple[int, tuple]]) -> list[tuple]:
@@ -66,13 +88,14 @@ def _device() -> torch.device:
 
 
 @torch.no_grad()
-def all_finite(value: torch.Tensor) -> bool:
-    """Whether ``value`` is finite in every process (itself alone outside ``torchrun``)."""
-    if not active():
-        return bool(torch.isfinite(value).all())
-    flag = torch.isfinite(value.detach()).all().to(_device(), torch.float32).reshape(1)
-    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
-    return bool(flag.item())
+def finite_flag(value: torch.Tensor) -> torch.Tensor:
+    """1.0 where ``value`` is finite in every process (itself alone outside ``torchrun``), else 0.0, shape (1,): a
+    tensor, reduced across processes without a host read, for step.read_step to read with the loss terms."""
+    flag = torch.isfinite(value.detach()).all().to(torch.float32).reshape(1)
+    if active():
+        flag = flag.to(_device())
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return flag
 
 
 def sum_over_ranks(sums: dict[str, float], count: int) -> tuple[dict[str, float], int]:

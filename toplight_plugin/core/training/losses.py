@@ -7,11 +7,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from toplight_plugin.core.training.precision import fp32_distances
+
+
+def pairwise_distances(features: torch.Tensor) -> torch.Tensor:
+    """Euclidean distances in full FP32, whatever autocast and TF32 do to the network around them."""
+    with fp32_distances(features.device.type):
+        return torch.cdist(features.float(), features.float()).clamp(min=1e-12)
+
 
 def batch_hard_triplet(features: torch.Tensor, pids: torch.Tensor, margin: float = 0.3) -> torch.Tensor:
     """Batch-hard triplet loss (Hermans et al. 2017) on Euclidean distances: for every anchor, its farthest
     positive and closest negative in the batch. The cross-modality PK batch makes both kinds cross modalities."""
-    dist = torch.cdist(features, features).clamp(min=1e-12)
+    dist = pairwise_distances(features)
     same = pids[:, None] == pids[None, :]
     hardest_positive = torch.where(same, dist, torch.zeros_like(dist)).amax(dim=1)
     hardest_negative = torch.where(same, torch.full_like(dist, float("inf")), dist).amin(dim=1)
@@ -22,7 +30,7 @@ def weighted_regularized_triplet(features: torch.Tensor, pids: torch.Tensor) -> 
     """WRT loss of AGW (Ye et al. 2021): per anchor, the softmax(d)-weighted mean distance to its positives and
     the softmax(-d)-weighted mean distance to its negatives, in the soft margin log(1 + exp(d_p - d_n)), so
     there is no margin to tune. As in AGW's code, the anchor counts among its own positives."""
-    dist = torch.cdist(features, features).clamp(min=1e-12)
+    dist = pairwise_distances(features)
     same = pids[:, None] == pids[None, :]
     weighted_positive = (dist * torch.softmax(dist.masked_fill(~same, float("-inf")), dim=1)).sum(dim=1)
     weighted_negative = (dist * torch.softmax((-dist).masked_fill(same, float("-inf")), dim=1)).sum(dim=1)

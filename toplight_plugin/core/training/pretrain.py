@@ -59,7 +59,7 @@ def get_default_config() -> CN:
     cfg.top.fake_domain = True  # Eq. 1-2 (row 5)
     cfg.top.grl_scale = 1.0  # the GRL's coefficient (the paper gives none; Ganin & Lempitsky's is 1 at the end)
     cfg.top.grl_schedule = "constant"  # constant | ganin: scale x (2 / (1 + exp(-10 p)) - 1), p = training progress
-    cfg.top.amp = "off"  # off | bf16 | fp16 (CUDA only)
+    cfg.top.amp = "auto"  # auto (CUDA: bf16, else fp16; CPU: off) | off | bf16 (CUDA or CPU) | fp16 (CUDA)
     return cfg
 
 

@@ -61,21 +61,23 @@ def build_datamanager(cfg, use_gpu: bool):
         )
 
 
-def _optimizer(cfg, groups) -> torch.optim.Optimizer:
-    """torchreid's ``train.optim`` names with its keys (``sgd.*``, ``rmsprop.alpha``, ``adam.beta1/2``), plus AdamW."""
+def _optimizer(cfg, groups, fused: bool) -> torch.optim.Optimizer:
+    """torchreid's ``train.optim`` names with its keys (``sgd.*``, ``rmsprop.alpha``, ``adam.beta1/2``), plus AdamW.
+    ``fused`` (parameters on CUDA): one kernel per step, and fp16's scaler then skips a step without a host read."""
     name, lr, decay = cfg.train.optim, cfg.train.lr, cfg.train.weight_decay
     betas = (cfg.adam.beta1, cfg.adam.beta2)
     if name in ("adam", "amsgrad"):
-        return torch.optim.Adam(groups, lr=lr, weight_decay=decay, betas=betas, amsgrad=name == "amsgrad")
+        return torch.optim.Adam(groups, lr=lr, weight_decay=decay, betas=betas, amsgrad=name == "amsgrad",
+                                fused=fused)  # fmt: skip
     if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, weight_decay=decay, betas=betas)
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=decay, betas=betas, fused=fused)
     if name == "radam":
         return torch.optim.RAdam(groups, lr=lr, weight_decay=decay, betas=betas)
     if name == "rmsprop":
         return torch.optim.RMSprop(groups, lr=lr, weight_decay=decay, momentum=cfg.sgd.momentum,
                                    alpha=cfg.rmsprop.alpha)  # fmt: skip
     return torch.optim.SGD(groups, lr=lr, momentum=cfg.sgd.momentum, dampening=cfg.sgd.dampening,
-                           nesterov=cfg.sgd.nesterov, weight_decay=decay)  # fmt: skip
+                           nesterov=cfg.sgd.nesterov, weight_decay=decay, fused=fused)  # fmt: skip
 
 
 def build_optimizer(cfg, model) -> torch.optim.Optimizer:
@@ -94,7 +96,7 @@ def build_optimizer(cfg, model) -> torch.optim.Optimizer:
             {"params": base, "lr": cfg.train.lr * cfg.train.base_lr_mult},
             {"params": [p for p in groups[0]["params"] if id(p) in new], "lr": cfg.train.lr},
         ]
-    return _optimizer(cfg, groups)
+    return _optimizer(cfg, groups, fused=next(model.parameters()).is_cuda)
 
 
 def check_open_layers(cfg, model) -> None:
@@ -114,6 +116,8 @@ def check_open_layers(cfg, model) -> None:
 
 def build_engine(cfg, datamanager, model, use_gpu: bool) -> VIEngine:
     check_open_layers(cfg, model)
+    if use_gpu:  # before the optimizer: a fused one takes CUDA parameters
+        model.to(torch.device("cuda", torch.cuda.current_device()))
     optimizer = build_optimizer(cfg, model)
     schedule = EpochSchedule(cfg.train.lr_scheduler, cfg.toplight.warmup_epochs, cfg.train.stepsize, cfg.train.gamma,
                              cfg.train.max_epoch)  # fmt: skip
@@ -140,6 +144,8 @@ def build_engine(cfg, datamanager, model, use_gpu: bool) -> VIEngine:
         seed=cfg.train.seed,
         amp=cfg.toplight.amp,
         channels_last=cfg.toplight.channels_last,
+        compile_model=cfg.toplight.compile,
+        sync_bn=cfg.toplight.sync_bn,
         checkpoint_every=cfg.toplight.checkpoint_every,
         keep_last=cfg.toplight.keep_last,
         protocol=protocol,

@@ -1,8 +1,10 @@
 """The visible-infrared engine: torchreid's ``Engine`` with its hooks overridden, its training loop untouched.
 
 - ``forward_backward``: each sample's modality goes to the model (and the identities, where its card names
-  ``takes_pids``); L = L_id + γ L_tri (§3.4), or the model's own loss (``wrap_loss``, e.g. DDAG's); AMP on CUDA.
-- ``train`` (one epoch): seeds the epoch from (seed, epoch) before torchreid's loop and writes a checkpoint after
+  ``takes_pids``); L = L_id + γ L_tri (§3.4), or the model's own loss (``wrap_loss``, e.g. DDAG's); mixed precision
+  (core.training.precision); one host read per step (core.training.step): routing uses the loader's host copy of the
+  modality codes, and the losses, accuracy and finite flag cross together.
+- ``train`` (one epoch): seeds the epoch from (seed, epoch, rank) before torchreid's loop and writes a checkpoint after
   it, so a run killed at any point and resumed from its last checkpoint replays the same batches and augmentations.
 - ``_evaluate``: the published protocols (evaluate.evaluate_published) instead of torchreid's Market rule.
 - ``save_model``: atomic checkpoints with plain Python floats, loadable with ``weights_only=True``.
@@ -13,7 +15,6 @@ are extracted in shards and gathered, and only rank 0 writes checkpoints, logs a
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -21,10 +22,10 @@ from tqdm import tqdm
 
 from toplight_plugin.core.evaluation.protocols import ProtocolOptions
 from toplight_plugin.core.models.cards import card_of
-from toplight_plugin.core.training import checkpoint, distributed
-from toplight_plugin.core.training.config_checks import AMP_DTYPES
+from toplight_plugin.core.training import checkpoint, distributed, precision
 from toplight_plugin.core.training.losses import IdentityTripletLoss
-from toplight_plugin.core.training.seeding import seed_epoch
+from toplight_plugin.core.training.seeding import start_epoch
+from toplight_plugin.core.training.step import read_step
 from toplight_plugin.hosts.torchreid import compat
 from toplight_plugin.hosts.torchreid.evaluate import evaluate_published
 
@@ -81,8 +82,10 @@ class VIEngine(compat.torchreid().engine.Engine):
         criterion: IdentityTripletLoss,
         save_dir: str,
         seed: int = 1,
-        amp: str = "off",
+        amp: str = "auto",
         channels_last: bool = False,
+        compile_model: bool = False,
+        sync_bn: bool = False,
         checkpoint_every: int = 1,
         keep_last: int = 0,
         protocol: ProtocolOptions | None = None,
@@ -95,30 +98,37 @@ class VIEngine(compat.torchreid().engine.Engine):
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last:  # before DDP registers the parameters
             self.net.to(memory_format=torch.channels_last)
+        if sync_bn:
+            if not (distributed.active() and self.device.type == "cuda"):
+                raise ValueError("toplight.sync_bn True needs several GPU processes (torchrun; SyncBatchNorm reduces "
+                                 "over NCCL): set it False here")  # fmt: skip
+            self.net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.net)  # same checkpoint keys
         if distributed.active():
             ids = [self.device.index] if self.device.type == "cuda" else None
             model = torch.nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
             if not distributed.is_main():
                 self.writer = distributed.NullWriter()
+        if compile_model:  # the training forward only: evaluation runs self.net, whose batches vary in size
+            model = torch.compile(model)
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.register_model("model", self.model, optimizer, scheduler)
         self.criterion, self.seed, self.save_dir = criterion, seed, Path(save_dir)
-        if amp not in ("off", *AMP_DTYPES):
-            raise ValueError(f"toplight.amp must be off, bf16 or fp16, got {amp!r}")
-        self.amp = AMP_DTYPES.get(amp) if self.device.type == "cuda" else None
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp is torch.float16)
+        self.amp = precision.amp_dtype(amp, self.device)
+        self.scaler = precision.grad_scaler(self.device, self.amp)
+        precision.configure(self.device)
         if checkpoint_every < 1:
             raise ValueError(f"toplight.checkpoint_every must be at least 1 (epochs), got {checkpoint_every}")
         self.checkpoint_every, self.protocol = checkpoint_every, protocol or ProtocolOptions()
         self.keep_last = keep_last  # epoch-N.pth files kept (0: all)
         self.loaded = None  # the checkpoint resumed from, until the next one is written
         self.max_epoch = 0
+        self.batch_size = self.train_loader.batch_size if self.train_loader is not None else 0  # per process
         if self.train_loader is not None:
             self.train_loader = ProgressLoader(self.train_loader, self)
 
     # -- training ------------------------------------------------------------------------------------------------
     def _autocast(self):
-        return torch.autocast("cuda", dtype=self.amp) if self.amp is not None else nullcontext()
+        return precision.autocast(self.device, self.amp)
 
     def parse_data_for_train(self, data):
         return data["img"], data["pid"], data["modality"]
@@ -126,31 +136,29 @@ class VIEngine(compat.torchreid().engine.Engine):
     def forward_backward(self, data):
         imgs, pids, modality = self.parse_data_for_train(data)
         imgs = imgs.to(self.device, memory_format=self.memory_format, non_blocking=True)
-        pids, modality = pids.to(self.device), modality.to(self.device)
+        pids = pids.to(self.device, non_blocking=True)
+        codes = modality.numpy()  # the host copy: an array, which DistributedDataParallel leaves where it is
         with self._autocast():  # a model with training-only branches (DDAG's graph) takes the identities too
-            outputs = self.model(imgs, modality, pids) if "takes_pids" in self.hooks else self.model(imgs, modality)
+            outputs = self.model(imgs, codes, pids) if "takes_pids" in self.hooks else self.model(imgs, codes)
         logits, features, *aux = outputs
         losses = self.criterion(logits, features, pids, *aux)
-        checkpoint.stop_if_diverged(
-            losses["loss"], "training", self.epoch + 1, self.batch_idx + 1, self.save_dir,
-            "lower train.lr or raise toplight.warmup_epochs and start again: a resume keeps the saved schedule",
-            finite=distributed.all_finite(losses["loss"]), loaded=self.loaded,
-        )  # fmt: skip
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
-        self.scaler.step(self.optimizer)
+        accuracy = (logits.detach().argmax(dim=1) == pids).float().mean() * 100
+        summary, finite = read_step({**losses, "acc": accuracy})  # the step's one host read, the backward queued
+        checkpoint.stop_if_diverged(
+            torch.tensor(summary["loss"]), "training", self.epoch + 1, self.batch_idx + 1, self.save_dir,
+            "lower train.lr or raise toplight.warmup_epochs and start again: a resume keeps the saved schedule",
+            finite=finite, loaded=self.loaded,
+        )  # fmt: skip
+        self.scaler.step(self.optimizer)  # no read with a fused optimizer (build.build_optimizer on CUDA)
         self.scaler.update()
-        summary = {name: value.item() for name, value in losses.items()}
-        summary["acc"] = (logits.argmax(dim=1) == pids).float().mean().item() * 100
         if isinstance(self.train_loader, ProgressLoader):
             self.train_loader.update(summary)
         return summary
 
     def train(self, **kwargs):
-        seed_epoch(self.seed, self.epoch)
-        sampler = self.train_loader.sampler
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(self.epoch)
+        start_epoch(self.seed, self.epoch, self.train_loader.sampler)
         super().train(**kwargs)
         if "end_epoch" in self.hooks:  # before the checkpoint, so a resume continues from it (DDAG's w_G)
             self.net.end_epoch(self.train_loader.means())
@@ -169,6 +177,7 @@ class VIEngine(compat.torchreid().engine.Engine):
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
+            "run": checkpoint.run_facts(distributed.world_size(), self.batch_size, self.amp),
         }
         path = checkpoint.atomic_save(state, Path(save_dir) / f"epoch-{epoch + 1}.pth")
         checkpoint.atomic_save(state, Path(save_dir) / checkpoint.LAST)
@@ -176,15 +185,18 @@ class VIEngine(compat.torchreid().engine.Engine):
         self.loaded = None
         return path
 
-    def resume(self, path: str | Path) -> int:
-        """Load model, optimizer, scheduler and scaler state, checked as ``--weights`` are; returns the epoch to
-        start from."""
-        state = checkpoint.load(path)
+    def resume(self, path: str | Path, state: dict) -> int:
+        """Load model, optimizer, scheduler and scaler state (``state``: the checkpoint at ``path``, as rank 0 read
+        it, the same in every process), checked as ``--weights`` are; returns the epoch to start from."""
         checkpoint.check_resumable(state, self.net, path)
         self.net.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
+        saved, now = state.get("run", {}).get("amp"), checkpoint.run_facts(1, 0, self.amp)["amp"]
+        if saved not in (None, now):
+            print(f"{path}: trained with mixed precision {saved}, continuing with {now} (toplight.amp)")
+        for line in checkpoint.restore_scaler(self.scaler, state, path):
+            print(line)
         self.loaded = Path(path)
         return int(state["epoch"])
 
@@ -194,18 +206,18 @@ class VIEngine(compat.torchreid().engine.Engine):
         """Features (float32, CPU, as the model gives them: the protocols normalise), pids and camids of a loader
         of the plugin's items.
 
-        Under DDP each rank takes every world_size-th batch and the shards are gathered back in order.
+        Under DDP each rank decodes and runs only its own batches (every world_size-th) and the shards are gathered
+        back in order.
         """
         local = []
         rank, world = distributed.rank(), distributed.world_size()
-        bar = tqdm(loader, desc="features", leave=False, dynamic_ncols=True, disable=not distributed.is_main())
+        shard = distributed.shard_loader(loader)
+        bar = tqdm(shard, desc="features", leave=False, dynamic_ncols=True, disable=not distributed.is_main())
         for index, data in enumerate(bar):
-            if index % world != rank:
-                continue
-            imgs = data["img"].to(self.device, memory_format=self.memory_format)
+            imgs = data["img"].to(self.device, memory_format=self.memory_format, non_blocking=True)
             with self._autocast():
-                f = self.net(imgs, data["modality"].to(self.device))
-            local.append((index, (f.float().cpu(), data["pid"], data["camid"])))
+                f = self.net(imgs, data["modality"].numpy())
+            local.append((index * world + rank, (f.float().cpu(), data["pid"], data["camid"])))
         feats, pids, camids = zip(*distributed.gather_batches(local), strict=True)
         return torch.cat(feats), torch.cat(pids).numpy(), torch.cat(camids).numpy()
 

@@ -59,6 +59,7 @@ def evaluate_published(
         ranks=ranks,
         visrank=draw,
         alternatives=alternatives,
+        workers=query_loader.num_workers,
     )
     engine.last_results = {**getattr(engine, "last_results", {}), **results}
     first_name, first = next(iter(results.items()))
