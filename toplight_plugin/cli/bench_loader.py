@@ -1,0 +1,93 @@
+"""Images per second that the training loaders decode and augment, per worker: what a GPU can be fed.
+
+    toplight-bench-loader [--pipeline vi top] [--workers 1 2] [--batches 12] [--height 288 --width 144]
+
+``vi``: the visible-infrared pipeline (decode, the ``paper`` augmentations of one modality, collation) over a
+synthetic SYSU-MM01 tree at the input size; ``top``: TOP pretraining's two views per image over a synthetic
+ImageFolder at 224 x 224. The loaders are built as training builds them (pinned memory on CUDA, persistent workers).
+The first batch of each run (worker start) is not timed. The machine's load is printed with the figures: other
+work on the CPUs lowers them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from toplight_plugin.core.data.images import read_image
+from toplight_plugin.core.data.synthetic import make_imagefolder, make_sysu
+from toplight_plugin.core.data.top_augment import TaskOrientedAugment
+from toplight_plugin.core.data.transforms import ModalityAugment
+from toplight_plugin.core.training.pretrain import PairedImageFolder
+
+INFRARED_CAMERAS = ("cam3", "cam6")
+
+
+class VIImages(torch.utils.data.Dataset):
+    """The training item of the VI hosts without the host: decoded image, its modality's augmentations."""
+
+    def __init__(self, root: Path, height: int, width: int):
+        self.paths = sorted(root.glob("cam*/*/*.jpg"))
+        self.augment = ModalityAugment.preset("paper", height, width)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        path = self.paths[index]
+        modality = int(path.parts[-3] in INFRARED_CAMERAS)
+        return self.augment(np.asarray(read_image(str(path))), modality), modality
+
+
+def images_per_second(dataset, workers: int, batch_size: int, batches: int) -> float:
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=workers,
+        persistent_workers=workers > 0, pin_memory=torch.cuda.is_available(),
+    )  # fmt: skip
+    if len(loader) < batches + 1:
+        raise ValueError(f"--batches {batches}: the synthetic set gives {len(loader)} batches of {batch_size}")
+    iterator = iter(loader)
+    next(iterator)  # worker start-up
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    return batches * batch_size / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pipeline", nargs="+", choices=("vi", "top"), default=["vi", "top"])
+    parser.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="worker counts to time")
+    parser.add_argument("--batches", type=int, default=12, help="timed batches per run")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--height", type=int, default=288)
+    parser.add_argument("--width", type=int, default=144)
+    args = parser.parse_args(argv)
+    if min(args.workers) < 1 or args.batches < 1 or args.batch_size < 1:
+        raise ValueError("--workers, --batches and --batch-size must be at least 1")
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        count = (args.batches + 2) * args.batch_size
+        datasets = {}
+        if "vi" in args.pipeline:  # 6 cameras x 2 images per identity
+            ids = count // 12 + 1
+            root = make_sysu(Path(folder) / "SYSU-MM01", num_ids=ids + 2, splits=(ids, 1, 1), images_per_cam=2,
+                             size=(args.height, args.width))  # fmt: skip
+            datasets["vi"] = VIImages(root, args.height, args.width)
+        if "top" in args.pipeline:
+            root = make_imagefolder(Path(folder) / "if", num_classes=8, images_per_class=count // 8 + 1)
+            datasets["top"] = PairedImageFolder(root, TaskOrientedAugment(224, 224))
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; torch threads per worker 1")
+        print("| pipeline | workers | images/s | per worker |\n|---|---|---|---|")
+        for name, dataset in datasets.items():
+            for workers in args.workers:
+                rate = images_per_second(dataset, workers, args.batch_size, args.batches)
+                results[f"{name}/{workers}"] = rate
+                print(f"| {name} | {workers} | {rate:.0f} | {rate / workers:.0f} |")
+    return results
