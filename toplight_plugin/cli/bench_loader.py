@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         count = (args.batches + 2) * args.batch_size
         datasets = {}
-        if "vi" in args.pipeline:  # 6 cameras x 2 images per identity
-            ids = count // 12 + 1
+        if "vi" in args.pipeline:
+            ids = count // 6 + 1  # not every identity appears in every camera
             root = make_sysu(Path(folder) / "SYSU-MM01", num_ids=ids + 2, splits=(ids, 1, 1), images_per_cam=2,
                              size=(args.height, args.width))  # fmt: skip
             datasets["vi"] = VIImages(root, args.height, args.width)
