@@ -182,3 +182,33 @@ def test_loader_benchmark_times_both_pipelines(capsys):
     assert "| vi | 1 |" in capsys.readouterr().out
     with pytest.raises(ValueError, match="--workers, --batches and --batch-size must be at least 1"):
         bench_loader.main(["--workers", "0"])
+
+
+class Noise(torch.utils.data.Dataset):
+    """Items drawn from torch's generator where they are made (in a loader worker: the worker's seed)."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        return torch.rand(2)
+
+
+def test_persistent_workers_draw_what_fresh_workers_draw_every_epoch():
+    """Each epoch's workers seeded as a new DataLoader iterator seeds them, so a run (and a resume, which starts
+    fresh workers) is the same with persistent workers as without."""
+    from toplight_plugin.core.data.loading import PersistentLoader
+    from toplight_plugin.core.training.seeding import seed_epoch
+
+    fresh = torch.utils.data.DataLoader(Noise(), batch_size=4, num_workers=1)
+    persistent = PersistentLoader(fresh)
+    assert persistent.loader.persistent_workers and len(persistent) == 2
+    epochs = {}
+    for name, loader in (("fresh", fresh), ("persistent", persistent)):
+        for epoch in range(2):
+            seed_epoch(1, epoch)
+            epochs.setdefault(name, []).append(torch.cat(list(loader)))
+            epochs[name].append(torch.rand(1))  # torch's generator in the main process after the epoch's draw
+    for a, b in zip(epochs["fresh"], epochs["persistent"], strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(epochs["persistent"][0], epochs["persistent"][2])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from toplight_plugin.core.data.loading import PersistentLoader
 from toplight_plugin.core.data.transforms import PRESETS, ModalityAugment
 from toplight_plugin.core.evaluation.protocols import ProtocolOptions
 from toplight_plugin.core.models.cards import card_of
@@ -40,7 +41,7 @@ def build_datamanager(cfg, use_gpu: bool):
         bad_images=cfg.toplight.bad_images,
     )
     with dataset_options(**options):
-        return compat.data().ImageDataManager(
+        datamanager = compat.data().ImageDataManager(
             root=cfg.data.root,
             sources=list(cfg.data.sources),
             targets=list(cfg.data.targets),
@@ -59,6 +60,9 @@ def build_datamanager(cfg, use_gpu: bool):
             # evaluation alone draws no training batch: the PK sampler's batch constraints would refuse a small set
             train_sampler="RandomSampler" if cfg.test.evaluate else cfg.sampler.train_sampler,
         )
+    if cfg.data.workers > 0 and not cfg.test.evaluate:  # before the engine takes the loader
+        datamanager.train_loader = PersistentLoader(datamanager.train_loader)
+    return datamanager
 
 
 def _optimizer(cfg, groups, fused: bool) -> torch.optim.Optimizer:
