@@ -212,3 +212,10 @@ def test_persistent_workers_draw_what_fresh_workers_draw_every_epoch():
     for a, b in zip(epochs["fresh"], epochs["persistent"], strict=True):
         assert torch.equal(a, b)
     assert not torch.equal(epochs["persistent"][0], epochs["persistent"][2])
+
+
+def test_sync_batchnorm_is_refused_outside_several_gpu_processes(sysu_root, tmp_path):
+    cfg = load_config(None, tiny(sysu_root.parent, tmp_path, "toplight.sync_bn", "True"))
+    datamanager = build_datamanager(cfg, use_gpu=False)
+    with pytest.raises(ValueError, match="toplight.sync_bn True needs several GPU processes"):
+        build_engine(cfg, datamanager, build_model(cfg, datamanager.num_train_pids), use_gpu=False)
