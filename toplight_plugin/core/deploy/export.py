@@ -198,6 +198,6 @@ def parity(model: ReIDNet, path: str | Path, height: int, width: int, batch: int
     codes = torch.arange(batch) % 2 if modality is None else torch.full((batch,), modality)
     single = reference_features(model, images, codes, mean, std)
     double = reference_features(model, images, codes, mean, std, torch.float64)
-    got = onnx_features(onnx_session(path), images.numpy(), codes.numpy())
+    got = onnx_features(onnx_session(path, threads=1), images.numpy(), codes.numpy())  # a check: no thread pool
     cosine = float((got * single).sum(axis=1).min()) if np.isfinite(got).all() else float("nan")
     return Parity(_row_error(got, double), _row_error(single, double), cosine)

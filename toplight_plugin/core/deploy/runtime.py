@@ -55,8 +55,10 @@ class GraphSession:
             self.model = self.core.read_model(str(path))
             self.inputs = tuple(port.get_any_name() for port in self.model.inputs)
             threading = {"INFERENCE_NUM_THREADS": str(threads)} if threads else {}
+            # no pinning: OpenVINO would pin the calling thread to one core, and onnxruntime's pool started from it
+            # later in the same process (a tool run after another, the benchmark) would share that core
             self.config = {"INFERENCE_PRECISION_HINT": OPENVINO_TYPES[precision], "PERFORMANCE_HINT": "LATENCY",
-                           "NUM_STREAMS": "1", **threading}  # fmt: skip
+                           "NUM_STREAMS": "1", "ENABLE_CPU_PINNING": False, **threading}  # fmt: skip
             hint = self._compile(1).get_property("INFERENCE_PRECISION_HINT")
             float_precision = {"f32": "fp32", "bf16": "bf16"}.get(str(hint.get_type_name()), str(hint))
         self.ran = f"int8 + {float_precision}" if quantised else float_precision
