@@ -23,12 +23,29 @@ from tqdm import tqdm
 from toplight_plugin.cli.overrides import add_overrides, parse
 from toplight_plugin.cli.soup import soup_file
 from toplight_plugin.cli.textlog import run_log
+from toplight_plugin.core.data.loading import PersistentLoader
 from toplight_plugin.core.data.top_augment import TaskOrientedAugment
 from toplight_plugin.core.training import checkpoint, distributed, precision, run_folder
 from toplight_plugin.core.training.config import load_config
 from toplight_plugin.core.training.pretrain import PairedImageFolder, build_stage, get_default_config
 from toplight_plugin.core.training.seeding import start_epoch
 from toplight_plugin.core.training.step import read_step
+
+
+def epoch_loader(cfg, dataset, device: torch.device):
+    """The loader every epoch iterates, built once (workers persist across epochs), and the generator that each
+    epoch reseeds for its shuffle and its workers' base seed. Each rank gets its disjoint share of the epoch's
+    permutation under torchrun."""
+    generator = torch.Generator()
+    if distributed.active():
+        sampler = torch.utils.data.DistributedSampler(dataset, seed=cfg.train.seed, drop_last=True)
+    else:
+        sampler = torch.utils.data.RandomSampler(dataset, generator=generator)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=cfg.train.batch_size, sampler=sampler, drop_last=True, num_workers=cfg.data.workers,
+        generator=generator, pin_memory=device.type == "cuda",
+    )  # fmt: skip
+    return (PersistentLoader(loader, generator) if cfg.data.workers else loader), generator
 
 
 def pretrain(cfg, resume: bool = False, overwrite: bool = False) -> Path:
@@ -86,17 +103,10 @@ def _pretrain(cfg, resume: bool, overwrite: bool) -> Path:
         start = int(state["epoch"])
         print(f"resumed from {save_dir / checkpoint.LAST} at epoch {start}")
     writer = SummaryWriter(log_dir=str(save_dir)) if main_rank else distributed.NullWriter()
+    loader, generator = epoch_loader(cfg, dataset, device)
     for epoch in range(start, cfg.train.max_epoch):
-        start_epoch(cfg.train.seed, epoch)
-        sampler = None
-        if distributed.active():  # each rank its disjoint share of the epoch's permutation
-            sampler = torch.utils.data.DistributedSampler(dataset, seed=cfg.train.seed, drop_last=True)
-            sampler.set_epoch(epoch)
-        loader = torch.utils.data.DataLoader(
-            dataset, batch_size=cfg.train.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
-            num_workers=cfg.data.workers, generator=torch.Generator().manual_seed(torch.initial_seed()),
-            pin_memory=device.type == "cuda",
-        )  # fmt: skip
+        start_epoch(cfg.train.seed, epoch, loader.sampler)
+        generator.manual_seed(torch.initial_seed())  # the epoch's shuffle and workers' base seed
         model.train()
         sums, start_time = {}, time.time()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.max_epoch}", leave=False, disable=not main_rank)

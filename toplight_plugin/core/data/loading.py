@@ -35,13 +35,15 @@ class EpochSeeded(Dataset):
 
 class PersistentLoader:
     """``loader`` (a map-style training DataLoader with workers) rebuilt with persistent workers and
-    ``prefetch_factor`` batches in flight per worker; iterated, sized and asked for its sampler as the original."""
+    ``prefetch_factor`` batches in flight per worker; iterated, sized and asked for its sampler as the original.
+    ``generator``: where each epoch's base seed is drawn (the one ``loader`` was given; torch's default if none)."""
 
-    def __init__(self, loader: DataLoader, prefetch_factor: int = 4):
+    def __init__(self, loader: DataLoader, generator: torch.Generator | None = None, prefetch_factor: int = 4):
         if loader.num_workers < 1:
             raise ValueError("persistent workers need data.workers of at least 1")
         self.shared = multiprocessing.RawValue("q", 0)
         self.dataset, self.sampler, self.batch_size = loader.dataset, loader.sampler, loader.batch_size
+        self.generator = generator
         self.loader = DataLoader(
             EpochSeeded(loader.dataset, self.shared), batch_size=loader.batch_size, sampler=loader.sampler,
             num_workers=loader.num_workers, collate_fn=loader.collate_fn, pin_memory=loader.pin_memory,
@@ -53,5 +55,5 @@ class PersistentLoader:
         return len(self.loader)
 
     def __iter__(self):
-        self.shared.value = int(torch.empty((), dtype=torch.int64).random_())  # a new iterator's draw
+        self.shared.value = int(torch.empty((), dtype=torch.int64).random_(generator=self.generator))  # as iter() would
         return iter(self.loader)
