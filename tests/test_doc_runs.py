@@ -26,7 +26,8 @@ BUDGET = {  # appended to the documented arguments; later options win
                  "DATALOADER.NUM_WORKERS", "0", "TOPLIGHT.TRIALS", "2", "SOLVER.IMS_PER_BATCH", "32"],
     "top_ablation": ["--seeds", "1", "--colours", "typical", "--vi-ids", "10", "--test-ids", "6",
                      "--corpus-classes", "8", "--corpus-images", "8", "--mini-images", "4", "--sp-epochs", "1",
-                     "--top-epochs", "1", "--vi-epochs", "1", "--size", "64", "32", "--workers", "0"],
+                     "--top-epochs", "1", "--vi-epochs", "1", "--short-epochs", "1", "--size", "64", "32",
+                     "--workers", "0"],
 }  # fmt: skip
 SHORTER = {"--pretrain-epochs": "1"}  # replaces the value where the document gives the option
 MAKE_DEMO = "make demo"

@@ -16,22 +16,23 @@ ARMS = {
     "B_sp_top": "B: SP -> TOP (L_idc + L_fd) -> soup -> VI (No.5)",
 }
 CORPORA = {"typical": "colour-informative corpus", "random": "general corpus (colours per image)"}
-METRICS = ("all_rank1", "all_mAP", "indoor_rank1", "indoor_mAP")
+MODES = ("all", "indoor")  # SYSU-MM01 search modes
 STAGES = {"": "after the full VI fine-tuning", "short_": "after a short VI fine-tuning",
           "zero_shot_": "of the start itself, before VI training"}  # metric prefixes  # fmt: skip
 
 
-def table(results: dict[str, dict[str, dict]], metric: str, labels: dict[str, str] = ARMS) -> str:
-    """Markdown: one row per arm that has the metric (random weights have no zero-shot row), one column per seed,
-    then the mean."""
+def table(results: dict[str, dict[str, dict]], metrics: tuple[str, str], labels: dict[str, str] = ARMS) -> str:
+    """Markdown: one row per arm that has the metrics (random weights have no zero-shot row), one column per seed,
+    then the mean; each cell ``rank-1 / mAP``."""
     seeds = sorted(next(iter(results.values())), key=int)
-    lines = [f"| {metric} | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
+    lines = [f"| {' / '.join(metrics)} | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
              "|---" * (len(seeds) + 2) + "|"]  # fmt: skip
     for arm, label in labels.items():
-        if metric not in results[arm][seeds[0]]:
+        if metrics[0] not in results[arm][seeds[0]]:
             continue
-        values = [results[arm][s][metric] for s in seeds]
-        lines.append(f"| {label} | " + " | ".join(f"{v:.1f}" for v in values) + f" | {np.mean(values):.1f} |")
+        values = np.array([[results[arm][s][m] for m in metrics] for s in seeds])
+        cells = [" / ".join(f"{v:.1f}" for v in row) for row in [*values, values.mean(axis=0)]]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -66,7 +67,8 @@ def report(results: dict[str, dict], picture: Path, labels: dict[str, str] = ARM
     for ax, (colours, per_arm) in zip(axes[0], results.items(), strict=True):
         text.append(f"## {CORPORA[colours]}")
         for prefix, stage in STAGES.items():
-            text += [f"### {stage}", *(table(per_arm, prefix + metric, labels) for metric in METRICS)]
+            text += [f"### {stage}",
+                     *(table(per_arm, (f"{prefix}{mode}_rank1", f"{prefix}{mode}_mAP"), labels) for mode in MODES)]
             text += [paired(per_arm, arm, "A_sp", prefix + "all_rank1")
                      for arm in reversed(labels) if arm not in ("E_scratch", "A_sp")]  # fmt: skip
         text.append(paired(per_arm, "A_sp", "E_scratch"))
@@ -75,6 +77,7 @@ def report(results: dict[str, dict], picture: Path, labels: dict[str, str] = ARM
         ax.set_xticks(range(len(per_arm)), [arm.split("_")[0] for arm in per_arm])
         ax.set_ylabel("all-search rank-1 (%), held-out identities")
         ax.set_title(CORPORA[colours], fontsize=9)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.set_ylim(0, 100)  # the legend's row above the points
+        ax.legend(fontsize=6, loc="upper center", ncol=len(STAGES), handletextpad=0.1, columnspacing=0.8)
     save_png(figure, picture)
     return "\n\n".join(text + [f"picture written to {picture}"])
