@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass
 
 import albumentations as A
-import cv2
 import numpy as np
 import torch
 from albumentations.pytorch import ToTensorV2
@@ -196,8 +195,6 @@ def reseed(pipelines, seeded_with: int | None) -> int:
     """Seed each albumentations pipeline from ``torch.initial_seed()`` when it changed since ``seeded_with``:
     distinct per data-loader worker, and per epoch when the trainer seeds each epoch. Returns the seed in use."""
     seed = torch.initial_seed() % 2**32
-    if seeded_with is None and torch.utils.data.get_worker_info() is not None:
-        cv2.setNumThreads(1)  # one OpenCV thread per loader worker: the workers already fill the cores
     if seed != seeded_with:
         for offset, pipeline in enumerate(pipelines):
             pipeline.set_random_seed((seed + offset) % 2**32)
