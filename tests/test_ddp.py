@@ -18,7 +18,7 @@ def test_two_process_gloo_run_matches_single_process_evaluation(sysu_root, tmp_p
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "toplight_plugin.cli.train", *args]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("=> Final test") == 1  # only rank 0 speaks
     state = torch.load(save / "last.pth", weights_only=True)
@@ -28,7 +28,7 @@ def test_two_process_gloo_run_matches_single_process_evaluation(sysu_root, tmp_p
     single_dir = tmp_path / "single"
     command = [sys.executable, "-m", "toplight_plugin.cli.test", "--weights", str(save / "last.pth"), *args,
                "data.save_dir", str(single_dir)]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     single = json.loads((single_dir / "results.json").read_text())
     assert gathered.keys() == single.keys()
