@@ -7,7 +7,8 @@ import sys
 
 from toplight_plugin.cli.console import TOOLS
 
-HOSTED = {"bench_eval", "compare", "demo", "reference", "splits", "test", "top_ablation", "train"}  # torchreid's engine
+# tools that drive torchreid's engine
+HOSTED = {"bench_eval", "compare", "demo", "gpu_smoke", "reference", "splits", "test", "top_ablation", "train"}
 IMPORT_ALL = """
 import importlib, pkgutil, sys
 import toplight_plugin.core as core
