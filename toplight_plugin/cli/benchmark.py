@@ -19,7 +19,6 @@ nominal peak (core/deploy/edge_bench.py); the table goes between ``<!-- edge:beg
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import onnxruntime
 import torch
 from tqdm import tqdm
 
-from toplight_plugin.core.analysis.docs import replace_section
+from toplight_plugin.core.analysis.docs import publish, replace_section
 from toplight_plugin.core.deploy.benchmark import BACKENDS, BASELINE, deployable, profile_ops, run_benchmark
 from toplight_plugin.core.deploy.edge_bench import PATHS, edge_benchmark, edge_markdown
 
@@ -92,12 +91,7 @@ def edge(args) -> dict:
 
     table = (f"{cpu_name()}, torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, OpenVINO "
              f"{openvino.__version__}. " + edge_markdown(result))  # fmt: skip
-    print(table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
-    if args.write:
-        replace_section(args.write, "edge", table)
+    publish(table, result, args.json, args.write, "edge")
     return result
 
 
@@ -132,13 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tqdm(total=total, desc="benchmark cases") as bar:
         result = run_benchmark(args.models, tuple(args.batches), args.height, args.width, args.rounds, args.seconds,
                                args.threads, progress=bar)  # fmt: skip
-    table = to_markdown(result)
-    print(table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
-    if args.write:
-        replace_section(args.write, "cpu", table)
+    publish(to_markdown(result), result, args.json, args.write, "cpu")
     return result
 
 

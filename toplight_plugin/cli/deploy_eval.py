@@ -13,10 +13,9 @@ least), with the precision that ran. ``--write`` puts the table between ``<!-- d
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from toplight_plugin.core.analysis.docs import replace_section
+from toplight_plugin.core.analysis.docs import publish
 from toplight_plugin.core.deploy.accuracy import TestSet, all_search, compare, embed
 from toplight_plugin.core.deploy.embedder import graph_embedders
 from toplight_plugin.core.deploy.runtime import PRECISIONS, RUNTIMES
@@ -75,13 +74,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             ran = " / ".join(sorted({e.session.ran for e in embedders.values()}))
             figures = compare(test, embed(test, embedders), reference, args.trials)
             rows.append({"graphs": candidate, "runtime": runtime, "ran": ran, **figures})
-    table = to_markdown(rows, args.trials)
-    print(table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=1))
-    if args.write:
-        replace_section(args.write, "deploy-accuracy", table)
+    publish(to_markdown(rows, args.trials), rows, args.json, args.write, "deploy-accuracy", indent=1)
     return rows
 
 

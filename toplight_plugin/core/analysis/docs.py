@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -14,3 +15,14 @@ def replace_section(path: Path, name: str, body: str) -> None:
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
     path.write_text(f"{head}{begin}\n{body.strip()}\n{end}{tail}")
+
+
+def publish(table: str, figures, json_path: Path | None, doc: Path | None, section: str, indent: int = 2) -> None:
+    """What a measuring tool gives its user: the Markdown ``table`` printed, ``figures`` as JSON at ``json_path`` and
+    the table into ``doc``'s ``section``, each when asked for."""
+    print(table)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(figures, indent=indent))
+    if doc:
+        replace_section(doc, section, table)
