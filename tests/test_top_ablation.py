@@ -62,7 +62,7 @@ def test_the_ablation_runs_every_arm_and_reuses_its_stages(tmp_path, capsys):
     assert {p.parent.name for p in (seed / "E_scratch").glob("*/figures.json")} == {"vi", "vi-1"}
     assert {p.parent.name for p in (seed / "typical" / "A_sp").glob("*/figures.json")} == {"vi", "vi-1", "zero-shot"}
     epochs = {p.parent.name: len(list(p.parent.glob("epoch-*.pth"))) for p in seed.rglob("figures.json")}
-    assert {epochs["vi"], epochs["vi-1"], epochs["zero-shot"]} == {2, 1, 0}  # the two budgets, and no training
+    assert (epochs["vi"], epochs["vi-1"], epochs["zero-shot"]) == (2, 1, 0)  # the two budgets, and no training
     for arm in ("C_sp_generic", "D_sp_idc", "B_sp_top"):
         assert (seed / "typical" / arm / "top" / "soup.pth").is_file()
     with Image.open(tmp_path / "work" / "top_ablation.png") as picture:
