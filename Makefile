@@ -17,8 +17,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check toplight_plugin tools tests
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile --ignore tests/test_ddp.py  # two single-threaded workers, one per core
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:xdist tests/test_ddp.py  # its process groups run outside the pytest-xdist workers
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile --max-worker-restart 0 --ignore tests/test_ddp.py  # two single-threaded workers, one per core; a crashed worker fails the run (a restarted one can hang pytest-xdist's loadfile)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:xdist tests/test_ddp.py  # two-rank process groups, each rank given a core
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check toplight_plugin tools tests

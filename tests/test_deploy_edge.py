@@ -1,6 +1,9 @@
 """Edge deployment: INT8 export calibrated on a folder, the OpenVINO runtime at a stated precision, one-modality graphs
 in the tools, and the all-search accuracy of exported graphs against a float32 reference."""
 
+import gc
+import sys
+
 import numpy as np
 import onnx
 import pytest
@@ -65,6 +68,32 @@ def test_openvino_runs_the_float_graph_at_the_precision_asked(graphs, sysu_root)
     assert 0.99 < (bf16 * reference).sum(axis=1).min() < 1 - 1e-7  # bfloat16 keeps 8 mantissa bits: not float32
     with pytest.raises(ValueError, match="onnxruntime's CPU kernels compute in fp32 only"):
         GraphSession(graphs / "visible.onnx", "onnxruntime", "bf16")
+
+
+def _alternate_stack_is_mapped() -> bool:
+    import ctypes
+
+    class Stack(ctypes.Structure):
+        _fields_ = [("sp", ctypes.c_void_p), ("flags", ctypes.c_int), ("size", ctypes.c_size_t)]
+
+    stack = Stack()
+    assert ctypes.CDLL(None).sigaltstack(None, ctypes.byref(stack)) == 0
+    if not stack.sp:
+        return True  # none set: signals run on the ordinary stack
+    spans = (line.split()[0].split("-") for line in open("/proc/self/maps"))
+    return any(int(lo, 16) <= stack.sp < int(hi, 16) for lo, hi in spans)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
+def test_openvino_sessions_released_in_creation_order_leave_a_valid_signal_stack(graphs):
+    """Each OpenVINO Core's CPU plugin swaps the thread's alternate signal stack; released first-in first-out, two
+    Cores left it in unmapped memory and the next SIGCHLD killed the process (seen as a crashed pytest worker)."""
+    first = GraphSession(graphs / "visible.onnx", "openvino")
+    second = GraphSession(graphs / "infrared.onnx", "openvino")
+    assert first.core is second.core
+    del first, second
+    gc.collect()
+    assert _alternate_stack_is_mapped()
 
 
 def test_a_one_modality_graph_refuses_the_other_modality_and_pairs_with_its_twin(graphs):

@@ -9,6 +9,7 @@ figure names the precision that ran, not the one asked for.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,17 @@ def file_properties(path: str | Path) -> dict[str, str]:
 
     proto = onnx.load(str(path), load_external_data=False)
     return {p.key: p.value for p in proto.metadata_props}
+
+
+@functools.cache
+def openvino_core():
+    """The process's one OpenVINO ``Core``. Its CPU plugin gives the thread that loads it an alternate signal stack
+    and puts back the one it found when its ``Core`` goes: two ``Core`` objects released in the order they were made
+    leave the thread's alternate stack in freed memory, and the next signal handled there (SIGCHLD when a
+    subprocess ends, once torch's data loader has installed its handler) kills the process with SIGSEGV."""
+    import openvino as ov
+
+    return ov.Core()
 
 
 class GraphSession:
@@ -49,9 +61,7 @@ class GraphSession:
             self.inputs = tuple(i.name for i in self.session.get_inputs())
             float_precision = "fp32"
         else:
-            import openvino as ov
-
-            self.core, self.compiled = ov.Core(), {}
+            self.core, self.compiled = openvino_core(), {}
             self.model = self.core.read_model(str(path))
             self.inputs = tuple(port.get_any_name() for port in self.model.inputs)
             threading = {"INFERENCE_NUM_THREADS": str(threads)} if threads else {}
