@@ -17,8 +17,8 @@ from toplight_plugin.core.training.checkpoint import DiskFullError
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
                PermissionError, FloatingPointError, DiskFullError, BadImageError)  # fmt: skip
 TOOLS = ("bench_eval", "bench_loader", "benchmark", "compare", "config", "curves", "demo", "deploy_eval", "export_onnx",
-         "fastreid", "flops", "gpu_smoke", "gradcam", "make_synthetic", "pretrain_top", "reference", "search",
-         "show_augs", "soup", "splits", "test", "top_ablation", "train", "tsne")  # fmt: skip
+         "fastreid", "flops", "gpu_smoke", "gradcam", "make_synthetic", "pretrain_top", "reference", "resize_copy",
+         "search", "show_augs", "soup", "splits", "test", "top_ablation", "train", "tsne")  # fmt: skip
 WORKER = re.compile(r"Caught \w+ in DataLoader worker process \d+\.\nOriginal Traceback")
 SIGPIPE_STATUS = 141  # 128 + SIGPIPE
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toplight_plugin.core.data.records import INFRARED, VISIBLE, LayoutError, Record, read_name_list, relabel, require
+from toplight_plugin.core.data.resized_copy import check_copy
 
 CAMERA = {VISIBLE: 1, INFRARED: 2}
 FOLDER = {VISIBLE: "VIS", INFRARED: "NIR"}
@@ -75,6 +76,7 @@ def load(
     """``{"train": ..., "probe": NIR of test subjects, "gallery": VIS of test subjects}``; train labels 0..N-1,
     test labels are the subjects' indices in sorted subject order."""
     root = Path(root)
+    check_copy(root)
     require(root, ["VIS", "NIR"], protocol.name, TREE)
     images = {m: _subjects(root, m) for m in (VISIBLE, INFRARED)}
     both = sorted(set(images[VISIBLE]) & set(images[INFRARED]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from toplight_plugin.core.data.records import INFRARED, VISIBLE, Record, read_label_file, require
+from toplight_plugin.core.data.resized_copy import check_copy
 
 TRIALS = range(1, 11)
 CAMERA = {"visible": 1, "thermal": 2}  # RegDB has one camera per modality; these numbers only tell them apart
@@ -25,6 +26,7 @@ def split_file(root: Path, split: str, modality: str, trial: int) -> Path:
 def records(root: str | Path, split: str, modality: str, trial: int = 1) -> list[Record]:
     """The images of one list file, with the labels it gives (already 0..N-1 in the released files)."""
     root = Path(root)
+    check_copy(root)
     if trial not in TRIALS:
         raise ValueError(f"RegDB trial must be in 1..10, got {trial!r}")
     if split not in ("train", "test") or modality not in CAMERA:

@@ -16,6 +16,7 @@ import numpy as np
 
 from toplight_plugin.core.data.images import is_image
 from toplight_plugin.core.data.records import INFRARED, VISIBLE, Record, read_id_line, relabel, require
+from toplight_plugin.core.data.resized_copy import check_copy
 
 VISIBLE_CAMS, INFRARED_CAMS = (1, 2, 4, 5), (3, 6)
 GALLERY_CAMS = {"all": (1, 2, 4, 5), "indoor": (1, 2)}
@@ -33,6 +34,7 @@ TREE = """  <root>/
 
 def check_layout(root: str | Path) -> Path:
     root = Path(root)
+    check_copy(root)
     needed = [f"cam{c}" for c in range(1, 7)] + [f"exp/{s}_id.txt" for s in ("train", "val", "test")]
     require(root, needed, "SYSU-MM01", TREE)
     overlap = sorted(set(_ids(root, "test")) & (set(_ids(root, "train")) | set(_ids(root, "val"))))
