@@ -90,3 +90,12 @@ def test_an_empty_query_set_is_named_with_the_folder(sysu_root, tmp_path):
             shutil.rmtree(folder)
     with pytest.raises(FileNotFoundError, match=rf"SYSUMM01: no query images under {root}(.|\n)*Expected layout:"):
         SYSUMM01(root=str(root), verbose=False)
+
+
+def test_a_batch_torchreid_cannot_draw_names_the_nearest_that_fit(sysu_root):
+    """torchreid's own scripts fix the loader's batch, so the sampler refuses instead of fitting it, and says what
+    fits: the multiples of 2 x K around it and the K values that divide it."""
+    with pytest.raises(ValueError, match=r"use train.batch_size 60 or 72, or sampler.num_instances 4 or 8$"):
+        _manager(sysu_root, "sysumm01", train_sampler="CrossModalityPKSampler", batch_size_train=64, num_instances=6)
+    with pytest.raises(ValueError, match=r"no negatives: use train.batch_size 16 or more, or sampler.num_instances 2$"):
+        _manager(sysu_root, "sysumm01", train_sampler="CrossModalityPKSampler", batch_size_train=8, num_instances=4)

@@ -120,12 +120,10 @@ def fit_batch(batch_size: int, num_instances: int) -> tuple[int, str]:
     Raises ValueError when even two identities do not fit, rather than grow the batch beyond what was asked.
     """
     group = 2 * num_instances
-    fits = [k for k in range(1, batch_size // 4 + 1) if batch_size % (2 * k) == 0]
-    other_k = f", or sampler.num_instances {' or '.join(map(str, _nearest(fits, num_instances)))}" if fits else ""
     if batch_size < 2 * group:
         raise ValueError(
             f"train.batch_size {batch_size} holds fewer than two identities of 2 x sampler.num_instances "
-            f"({group}) images, so the triplet loss has no negatives: use train.batch_size {2 * group} or more{other_k}"
+            f"({group}) images, so the triplet loss has no negatives: use {batch_fits(batch_size, num_instances)}"
         )
     if batch_size % group == 0:
         return batch_size, ""
@@ -133,8 +131,19 @@ def fit_batch(batch_size: int, num_instances: int) -> tuple[int, str]:
     return lower, (
         f"train.batch_size {batch_size} is not a multiple of 2 x sampler.num_instances ({group}): training with "
         f"{lower} ({lower // group} identities x ({num_instances} visible + {num_instances} infrared)); "
-        f"train.batch_size {lower} or {lower + group}{other_k}, fit as written"
+        f"{batch_fits(batch_size, num_instances)} fit as written"
     )
+
+
+def batch_fits(batch_size: int, num_instances: int) -> str:
+    """The nearest settings the sampler draws as written: train.batch_size values (multiples of 2K holding two
+    identities or more) around ``batch_size``, and sampler.num_instances values that divide ``batch_size``."""
+    group = 2 * num_instances
+    lower = batch_size - batch_size % group
+    sizes = f"{2 * group} or more" if lower < 2 * group else f"{lower} or {lower + group}"
+    fits = [k for k in range(1, batch_size // 4 + 1) if batch_size % (2 * k) == 0]
+    other_k = f", or sampler.num_instances {' or '.join(map(str, _nearest(fits, num_instances)))}" if fits else ""
+    return f"train.batch_size {sizes}{other_k}"
 
 
 def _nearest(values: list[int], target: int) -> list[int]:

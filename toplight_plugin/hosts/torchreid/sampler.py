@@ -11,7 +11,7 @@ import functools
 
 import torch
 
-from toplight_plugin.core.data.sampler import NAME, CrossModalityPKSampler
+from toplight_plugin.core.data.sampler import NAME, CrossModalityPKSampler, batch_fits
 
 from . import compat
 
@@ -30,13 +30,13 @@ def build_cross_modality_sampler(data_source, batch_size: int, num_instances: in
     if batch_size % (2 * num_instances):
         raise ValueError(
             f"{NAME}: train.batch_size ({batch_size}) must be a multiple of 2 x sampler.num_instances "
-            f"({2 * num_instances}): each identity brings num_instances visible and num_instances infrared images"
+            f"({2 * num_instances}): each identity brings num_instances visible and num_instances infrared images; "
+            f"use {batch_fits(batch_size, num_instances)}"
         )
     if batch_size < 4 * num_instances:
         raise ValueError(
             f"{NAME}: train.batch_size {batch_size} with sampler.num_instances {num_instances} holds one identity "
-            f"per batch, so the triplet loss has no negatives: at least two identities are needed, train.batch_size "
-            f"{4 * num_instances} or more (a multiple of {2 * num_instances})"
+            f"per batch, so the triplet loss has no negatives: use {batch_fits(batch_size, num_instances)}"
         )
     pids = [item[1] for item in data_source]
     return CrossModalityPKSampler(
