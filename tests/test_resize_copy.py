@@ -158,6 +158,9 @@ def test_jpeg_images_differ_from_the_original_pipeline_only_as_the_quality_allow
             else:
                 assert stored.mode == "L" and (expected == expected[..., :1]).all()  # grey only when it was grey
     assert (worst <= bounds).all(), (worst, bounds)
+    reported = json.loads((dst / NOTE).read_text())["difference"]["train"]  # what the tool tells the user, in RGB:
+    rgb_bound = bounds[0] + 1.772 * bounds[1]  # B = Y + 1.772 Cb, the largest row of the conversion back to RGB
+    assert 0 < reported["rms"] <= rgb_bound and reported["images"] > 50
     assert worst.max() > 0  # JPEG did change something: the bound was exercised
 
 
@@ -172,8 +175,10 @@ def test_exif_orientation_applied_before_resizing(tmp_path):
         exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
         stored.save(src / modality / "P001" / "side.png", exif=exif)
     dst = tmp_path / "copy"
-    assert run("resize_copy", [str(src), str(dst), "--size", "60", "40", "--workers", "1"]) == 0
-    assert resize_copy.layout_of(src) == "NIR-VIS faces"
+    result = resize_copy.main([str(src), str(dst), "--size", "60", "40", "--workers", "1"])
+    assert result["layout"] == "NIR-VIS faces"
+    assert result["difference"]["train"] == {"images": 2, "rms": 0.0, "mean_abs": 0.0, "max_abs": 0}  # lossless
+    assert result["difference"]["test"]["rms"] > 0  # the test transform resizes with PIL's antialiasing
     copy = pixels(dst / "VIS" / "P001" / "side.png")
     assert copy.shape == (60, 40, 3)
     np.testing.assert_array_equal(copy, A.Resize(60, 40)(image=upright)["image"])

@@ -1,12 +1,14 @@
 """Images per second that the training loaders decode and augment, per worker: what a GPU can be fed.
 
     toplight-bench-loader [--pipeline vi top] [--workers 1 2] [--batches 12] [--height 288 --width 144]
+                          [--vi-root SYSU-MM01] [--top-root IMAGEFOLDER]
 
 ``vi``: the visible-infrared pipeline (decode, the ``paper`` augmentations of one modality, collation) over a
-synthetic SYSU-MM01 tree at the input size; ``top``: TOP pretraining's two views per image over a synthetic
-ImageFolder at 224 x 224. The loaders are built as training builds them (pinned memory on CUDA, persistent workers).
-The first batch of each run (worker start) is not timed. The machine's load is printed with the figures: other
-work on the CPUs lowers them.
+synthetic SYSU-MM01 tree at the input size, or over the images of an existing SYSU-MM01 folder (``--vi-root``: the
+originals, or a copy made by ``toplight-resize-copy``); ``top``: TOP pretraining's two views per image over a
+synthetic ImageFolder at 224 x 224, or over an existing one (``--top-root``). The loaders are built as training
+builds them (pinned memory on CUDA, persistent workers). The first batch of each run (worker start) is not timed.
+The machine's load is printed with the figures: other work on the CPUs lowers them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 
 from toplight_plugin.core.data.images import read_image
+from toplight_plugin.core.data.resized_copy import check_copy
 from toplight_plugin.core.data.synthetic import make_imagefolder, make_sysu
 from toplight_plugin.core.data.top_augment import TaskOrientedAugment
 from toplight_plugin.core.data.transforms import ModalityAugment
@@ -45,13 +48,28 @@ class VIImages(torch.utils.data.Dataset):
         return self.augment(np.asarray(read_image(str(path))), modality), modality
 
 
+def decode_ms(paths: list, count: int = 200) -> float:
+    """Median milliseconds to read one image as the loaders read it (``read_image``), over up to ``count`` of
+    ``paths`` (a second pass, files cached), in this process: the decoding share of a worker's time per image."""
+    paths = [str(p) for p in paths[:count]]
+    times = []
+    for _ in range(2):
+        times = []
+        for path in paths:
+            start = time.perf_counter()
+            np.asarray(read_image(path))
+            times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
 def images_per_second(dataset, workers: int, batch_size: int, batches: int) -> float:
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=workers,
         persistent_workers=workers > 0, pin_memory=torch.cuda.is_available(),
     )  # fmt: skip
     if len(loader) < batches + 1:
-        raise ValueError(f"--batches {batches}: the synthetic set gives {len(loader)} batches of {batch_size}")
+        raise ValueError(f"--batches {batches}: the images give {len(loader)} batches of {batch_size}, "
+                         f"{batches + 1} needed (the first is not timed)")  # fmt: skip
     iterator = iter(loader)
     next(iterator)  # worker start-up
     start = time.perf_counter()
@@ -68,6 +86,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--height", type=int, default=288)
     parser.add_argument("--width", type=int, default=144)
+    parser.add_argument("--vi-root", type=Path, help="an existing SYSU-MM01 folder (cam*/<id>/*.jpg) for vi")
+    parser.add_argument("--top-root", type=Path, help="an existing ImageFolder (<class>/<image>) for top")
     args = parser.parse_args(argv)
     if min(args.workers) < 1 or args.batches < 1 or args.batch_size < 1:
         raise ValueError("--workers, --batches and --batch-size must be at least 1")
@@ -75,14 +95,28 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         count = (args.batches + 2) * args.batch_size
         datasets = {}
-        if "vi" in args.pipeline:
+        if "vi" in args.pipeline and args.vi_root:
+            check_copy(args.vi_root, args.height, args.width)  # an unfinished copy, or one at another size
+            datasets["vi"] = VIImages(args.vi_root, args.height, args.width)
+            if not datasets["vi"].paths:
+                raise FileNotFoundError(f"--vi-root {args.vi_root}: no cam*/<id>/*.jpg images under it")
+        elif "vi" in args.pipeline:
             ids = count // 6 + 1  # not every identity appears in every camera
             root = make_sysu(Path(folder) / "SYSU-MM01", num_ids=ids + 2, splits=(ids, 1, 1), images_per_cam=2,
                              size=(args.height, args.width))  # fmt: skip
             datasets["vi"] = VIImages(root, args.height, args.width)
         if "top" in args.pipeline:
-            root = make_imagefolder(Path(folder) / "if", num_classes=8, images_per_class=count // 8 + 1)
+            if args.top_root:
+                check_copy(args.top_root, 224, 224)
+            synthetic = Path(folder) / "if"
+            root = args.top_root or make_imagefolder(synthetic, num_classes=8, images_per_class=count // 8 + 1)
             datasets["top"] = PairedImageFolder(root, TaskOrientedAugment(224, 224))
+        for name, root in (("vi", args.vi_root), ("top", args.top_root)):
+            if name in datasets:
+                size = f"{args.height} x {args.width}" if name == "vi" else "224 x 224"
+                paths = datasets[name].paths if name == "vi" else [p for p, _ in datasets[name].samples]
+                print(f"{name}: {len(datasets[name])} images under {root or 'a synthetic set at ' + size}; "
+                      f"decoding one takes {decode_ms(paths):.2f} ms (median)")  # fmt: skip
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; torch threads per worker 1")
         print("| pipeline | workers | images/s | per worker |\n|---|---|---|---|")
         for name, dataset in datasets.items():

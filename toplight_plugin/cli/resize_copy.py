@@ -127,6 +127,34 @@ def source_files(src: Path) -> tuple[list[str], list[str]]:
     return sorted(folders), sorted(files)
 
 
+def difference(src: Path, dst: Path, images: list[str], mode: str, height: int, width: int, sample: int = 200):
+    """How far the copy's pixels are from what the pipelines make of the originals, over up to ``sample`` images
+    spread over the copy: ``{"train": ..., "test": ...}``, each the RMS, mean and largest absolute difference per
+    channel (0-255). "train": against the training transform's resize (albumentations) of the original, the JPEG
+    re-encoding alone (0 for PNG and BMP); "test" (``resize`` mode): against the test transform's resize of the
+    original (torchvision's, i.e. PIL's antialiased bilinear), which the copy replaces by the training one."""
+    picked = images[:: max(1, len(images) // sample)][:sample]
+    resize = resizer(mode, height, width)
+    sums = {"train": [], "test": []} if mode == "resize" else {"train": []}
+    for relative in picked:
+        try:
+            original = read_image(str(src / relative))
+        except BadImageError:
+            continue
+        copy = np.asarray(read_image(str(dst / relative)), dtype=np.float64)
+        references = {"train": resize(image=np.asarray(original))["image"]}
+        if mode == "resize":
+            references["test"] = np.asarray(original.resize((width, height), Image.BILINEAR))
+        for name, reference in references.items():
+            gap = np.abs(copy - reference)
+            sums[name].append(((gap**2).mean(), gap.mean(), gap.max()))
+    return {
+        name: {"images": len(rows), "rms": round(float(np.sqrt(np.mean([r[0] for r in rows]))), 3),
+               "mean_abs": round(float(np.mean([r[1] for r in rows])), 3), "max_abs": int(max(r[2] for r in rows))}
+        for name, rows in sums.items() if rows
+    }  # fmt: skip
+
+
 def prepare(src: Path, dst: Path, note: dict) -> bool:
     """Check SRC and DST; True when DST holds an unfinished copy made with the same arguments (it is resumed)."""
     if not src.is_dir():
@@ -212,8 +240,16 @@ def main(argv: list[str] | None = None) -> dict:
     for relative in files:  # the totals of the whole copy, resumed parts included
         path = src / relative
         done["image" if is_image(path) and path.suffix.lower() in FORMATS else "other"] += 1
-    write_note(dst, {**note, "complete": True, "images": done["image"], "other_files": done["other"]})
+    images = [f for f in files if is_image(src / f) and Path(f).suffix.lower() in FORMATS]
+    gaps = difference(src, dst, images, mode, height, width)
+    write_note(dst, {**note, "complete": True, "images": done["image"], "other_files": done["other"],
+                     "difference": gaps})  # fmt: skip
     unreadable = f", {counts['unreadable']} unreadable image(s) copied unchanged" if counts["unreadable"] else ""
     print(f"{dst}: {done['image']} images at {height} x {width}, {done['other']} other file(s) copied{unreadable}; "
           f"read it with data.height {height} data.width {width}")  # fmt: skip
-    return {"dst": dst, "mode": mode, "layout": layout, "written": counts, **done}
+    labels = {"train": "the training transform's input (JPEG re-encoding alone)",
+              "test": "the test transform's input (its antialiased resize replaced by the training one)"}  # fmt: skip
+    for name, gap in gaps.items():
+        print(f"difference to {labels[name]}, {gap['images']} images: RMS {gap['rms']:.2f}, mean |d| "
+              f"{gap['mean_abs']:.2f}, largest {gap['max_abs']} (0-255)")  # fmt: skip
+    return {"dst": dst, "mode": mode, "layout": layout, "written": counts, "difference": gaps, **done}
