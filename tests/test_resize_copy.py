@@ -273,3 +273,16 @@ def test_an_unreadable_image_is_copied_unchanged(tmp_path):
     result = resize_copy.main([str(src), str(dst), "--size", "32", "16", "--workers", "1"])
     assert result["written"]["unreadable"] == 1
     assert (dst / "VIS" / "P001" / "broken.jpg").read_bytes() == b"\xff\xd8 truncated"
+
+
+def test_bench_loader_reads_the_copy_and_warns_at_another_size(datasets):
+    from toplight_plugin.cli import bench_loader
+
+    _, dst = datasets
+    small = ["--pipeline", "vi", "--vi-root", str(dst / "SYSU-MM01"), "--workers", "1", "--batches", "1",
+             "--batch-size", "4"]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert bench_loader.main([*small, "--height", str(SIZE[0]), "--width", str(SIZE[1])])["vi/1"] > 0
+    with pytest.warns(UserWarning, match="resized a second time"):
+        bench_loader.main([*small, "--height", "32", "--width", "16"])
