@@ -286,3 +286,24 @@ def test_bench_loader_reads_the_copy_and_warns_at_another_size(datasets):
         assert bench_loader.main([*small, "--height", str(SIZE[0]), "--width", str(SIZE[1])])["vi/1"] > 0
     with pytest.warns(UserWarning, match="resized a second time"):
         bench_loader.main([*small, "--height", "32", "--width", "16"])
+
+
+def test_a_full_disk_is_one_line_and_leaves_a_copy_to_finish(datasets, tmp_path, monkeypatch, capsys):
+    import errno
+
+    src, _ = datasets
+    dst = tmp_path / "full-disk"
+    convert, calls = resize_copy.Converter.__call__, []
+
+    def disk_full(self, relative):
+        calls.append(relative)
+        if len(calls) > 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return convert(self, relative)
+
+    monkeypatch.setattr(resize_copy.Converter, "__call__", disk_full)
+    assert run("resize_copy", [str(src), str(dst), "--size", *map(str, SIZE), "--workers", "1"]) == 2
+    err = capsys.readouterr().err  # the progress bar, then one line
+    assert "Traceback" not in err and "error:" in err.splitlines()[-1]
+    assert f"no space left on the device after 5 of {len(relative_files(src))} files" in err.splitlines()[-1]
+    assert json.loads((dst / NOTE).read_text())["complete"] is False

@@ -28,6 +28,7 @@ after an interruption finishes the copy.
 from __future__ import annotations
 
 import argparse
+import errno
 import multiprocessing
 import os
 import shutil
@@ -42,6 +43,7 @@ from tqdm import tqdm
 from toplight_plugin.core.data.images import BadImageError, is_image, read_image
 from toplight_plugin.core.data.resized_copy import NOTE, read_note, write_note
 from toplight_plugin.core.data.top_augment import fit
+from toplight_plugin.core.training.checkpoint import DiskFullError
 
 FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP"}
 PARTIAL = ".partial"  # suffix of a file being written; never an image suffix, so no reader lists one
@@ -100,6 +102,9 @@ class Converter:
         image = Image.fromarray(np.ascontiguousarray(array[..., 0] if grey else array))
         options = {"quality": self.quality, "subsampling": 0} if fmt == "JPEG" else {}
         image.save(path, format=fmt, **options)
+
+
+_CONVERTER: Converter | None = None  # a worker's, set by _init_worker
 
 
 def _init_worker(converter: Converter) -> None:
@@ -232,6 +237,12 @@ def main(argv: list[str] | None = None) -> dict:
         for kind in results:
             counts[kind] += 1
             bar.update()
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        written = len(files) - len(todo) + sum(counts.values())
+        raise DiskFullError(f"{dst}: no space left on the device after {written} of {len(files)} files; free some "
+                            "and run the same command again to finish the copy") from error  # fmt: skip
     finally:
         bar.close()
         if pool is not None:
