@@ -17,7 +17,7 @@ from toplight_plugin.cli import search as search_tool
 from toplight_plugin.cli.console import run
 from toplight_plugin.core.deploy.edge_bench import PATHS
 from toplight_plugin.core.deploy.embedder import OnnxEmbedder, graph_embedders, load_batch
-from toplight_plugin.core.deploy.quantize import expected_cosine
+from toplight_plugin.core.deploy.quantize import calibration_set, expected_cosine
 from toplight_plugin.core.deploy.runtime import GraphSession
 
 SIZE = ["data.height", "64", "data.width", "32"]
@@ -26,10 +26,15 @@ SIZE = ["data.height", "64", "data.width", "32"]
 @pytest.fixture(scope="module")
 def graphs(sysu_root, tmp_path_factory):
     """A visible and an infrared float32 graph of an untrained model and their INT8 forms calibrated on the synthetic
-    images. Its BatchNorm statistics stay the initial ones: re-estimated on images, a random network amplifies
-    small input changes (it is chaotic; 8-bit rounding then leaves cosine 0.5), which a trained one does not."""
+    images. Its BatchNorm variances are set to 0.3: re-estimated on images, a random network amplifies small input
+    changes (it is chaotic; 8-bit rounding then leaves cosine 0.8), which a trained one does not, and at the initial
+    1 its activations shrink block by block to 1e-10, far below the least range NNCF gives a quantiser (8e-5), so
+    the INT8 graph's features are zero; at 0.3 the largest activation of each tensor lies between 7e-6 and 7."""
     folder = tmp_path_factory.mktemp("graphs")
     model = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=3, height=64, width=32)
+    for norm in model.modules():
+        if isinstance(norm, torch.nn.modules.batchnorm._BatchNorm):
+            norm.running_var.fill_(0.3)
     torch.save({"state_dict": model.state_dict()}, folder / "model.pth")
     common = ["--model", "toplight_mobilenetv3_small", "--weights", str(folder / "model.pth"), *SIZE]
     for modality in ("visible", "infrared"):
@@ -55,6 +60,32 @@ def test_int8_graph_is_qdq_calibrated_per_modality_and_runs_in_both_runtimes(gra
         assert session.ran == f"int8 + {precision}"
         cosine = (session.run(images, codes) * reference).sum(axis=1)
         assert cosine.mean() >= expected_cosine(path) - 0.005, (runtime, precision, cosine.mean())
+
+
+def test_int8_ranges_hold_every_calibration_value(graphs, sysu_root):
+    """Each per-tensor activation quantiser spans the min / max over all calibration images (NNCF's default, the mean
+    of each image's extremes, clips the images with the largest activations), and the pooled vectors stay float."""
+    import onnxruntime as ort
+
+    quantised = onnx.load(str(graphs / "infrared_int8.onnx"))
+    constants = {i.name: onnx.numpy_helper.to_array(i) for i in quantised.graph.initializer}
+    quantisers = {n.input[0]: n for n in quantised.graph.node if n.op_type == "QuantizeLinear"
+                  and constants[n.input[1]].size == 1}  # fmt: skip
+    float32 = onnx.load(str(graphs / "infrared.onnx"))
+    float32.graph.output.extend(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+                                for name in quantisers if name != "images")  # fmt: skip
+    images, _ = calibration_set(sysu_root, 64, 32, "infrared", 48)
+    session = ort.InferenceSession(float32.SerializeToString(), providers=["CPUExecutionProvider"])
+    values = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"images": images}), strict=True))
+    values["images"] = images
+    assert len(quantisers) > 20
+    for name, node in quantisers.items():
+        scale, zero = float(constants[node.input[1]]), int(constants[node.input[2]])
+        low, high = (-128, 127) if constants[node.input[2]].dtype == np.int8 else (0, 255)
+        assert (low - zero - 1) * scale <= values[name].min() and values[name].max() <= (high - zero + 1) * scale, name
+    float_ops = {n.name for n in quantised.graph.node if n.op_type in ("Gemm", "ReduceL2")}
+    assert float_ops and not [n for n in quantised.graph.node if n.op_type == "DequantizeLinear"
+                              and any(c.name in float_ops for c in quantised.graph.node if n.output[0] in c.input)]
 
 
 def test_openvino_runs_the_float_graph_at_the_precision_asked(graphs, sysu_root):
@@ -136,6 +167,37 @@ def test_accuracy_of_exported_graphs_against_the_float32_reference(graphs, sysu_
     assert "| visible_int8.onnx + infrared_int8.onnx | openvino | int8 + bf16 |" in doc.read_text()
 
 
+def _listed(root, modality: str, trial: int) -> tuple[list, np.ndarray]:
+    """The test images of a RegDB list file and their labels, read straight from the file."""
+    lines = [line.split() for line in (root / "idx" / f"test_{modality}_{trial}.txt").read_text().splitlines()]
+    return [root / rel for rel, _ in lines], np.array([int(label) for _, label in lines])
+
+
+def test_regdb_visible_to_infrared_through_exported_graphs(graphs, regdb_root, tmp_path):
+    doc = tmp_path / "deploy.md"
+    doc.write_text("<!-- deploy-accuracy:begin -->\nSYSU\n<!-- deploy-accuracy:end -->\n"
+                   "<!-- deploy-accuracy-regdb:begin -->\n<!-- deploy-accuracy-regdb:end -->\n")  # fmt: skip
+    fp32, int8 = [str(graphs / f"{m}.onnx") for m in ("visible", "infrared")], [
+        str(graphs / f"{m}_int8.onnx") for m in ("visible", "infrared")]  # fmt: skip
+    rows = deploy_eval_tool.main(["--regdb", str(regdb_root), "--regdb-trial", "2", "--reference", *fp32,
+                                  "--candidate", *int8, "--write", str(doc)])  # fmt: skip
+    # the protocol by hand: trial 2's visible test images query its thermal ones, the whole list is the gallery
+    (q_paths, q_pids), (g_paths, g_pids) = _listed(regdb_root, "visible", 2), _listed(regdb_root, "thermal", 2)
+    query = GraphSession(graphs / "visible.onnx").run(load_batch(q_paths, 64, 32), np.zeros(len(q_paths), np.int64))
+    gallery = GraphSession(graphs / "infrared.onnx").run(load_batch(g_paths, 64, 32), np.ones(len(g_paths), np.int64))
+    order = np.argsort(-(query @ gallery.T), axis=1, kind="stable")
+    hits = g_pids[order] == q_pids[:, None]
+    precision = np.cumsum(hits, axis=1) / np.arange(1, len(g_pids) + 1)
+    m_ap = 100 * np.mean((precision * hits).sum(axis=1) / hits.sum(axis=1))
+    reference, quantised = rows
+    assert reference["rank1"] == pytest.approx(100 * hits[:, 0].mean()) and reference["mAP"] == pytest.approx(m_ap)
+    assert quantised["ran"] == "int8 + fp32" and quantised["d_mAP"] == pytest.approx(quantised["mAP"] - m_ap)
+    assert 0 < quantised["cosine_min"] <= quantised["cosine_mean"] < 1  # calibrated on SYSU-MM01's images, not these
+    text = doc.read_text()
+    assert "RegDB visible to infrared, trial 2 (12 visible queries, 12 thermal gallery images)" in text
+    assert "| visible_int8.onnx + infrared_int8.onnx | onnxruntime | int8 + fp32 |" in text and "SYSU\n" in text
+
+
 def test_deployment_mistakes_are_one_line(graphs, sysu_root, tmp_path, capsys):
     out = str(tmp_path / "m.onnx")
     assert run("export_onnx", ["--model", "toplight_mobilenetv3_small", "--int8", "--output", out, *SIZE]) == 2
@@ -148,6 +210,14 @@ def test_deployment_mistakes_are_one_line(graphs, sysu_root, tmp_path, capsys):
     three = [str(graphs / "visible.onnx")] * 3
     assert run("deploy_eval", ["--sysu", str(sysu_root), "--reference", *three]) == 2
     assert "expected one graph or two" in capsys.readouterr().err
+    fp32 = [str(graphs / "visible.onnx"), str(graphs / "infrared.onnx")]
+    for test_set, said in ((["--sysu", str(sysu_root), "--regdb", str(sysu_root)], "exactly one test set"),
+                           ([], "exactly one test set"),
+                           (["--regdb", str(sysu_root), "--trials", "3"], "--trials is SYSU-MM01's gallery trials"),
+                           (["--sysu", str(sysu_root), "--regdb-trial", "2"], "--regdb-trial is RegDB's split")):
+        assert run("deploy_eval", [*test_set, "--reference", *fp32]) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1 and "error: " in err
 
 
 def test_edge_benchmark_times_every_path_and_names_its_precision(tmp_path):

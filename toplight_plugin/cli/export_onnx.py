@@ -8,8 +8,9 @@
 The graph: ``images`` (N x 3 x H x W RGB in [0, 1], float32) and, for ``--modality both`` (the default, one file
 for day and night cameras), ``modality`` (N, int64: 0 visible, 1 infrared) -> ``features`` (N x D, unit length);
 the batch is dynamic. ``--modality visible|infrared`` holds that stem only and takes no modality input: what a
-camera that knows its modality runs. ``--int8`` writes the graph quantised to 8 bits (QDQ ONNX, runnable by
-onnxruntime and OpenVINO), calibrated on the images under ``--calibrate``. docs/deploy.md explains the choices.
+camera that knows its modality runs. ``--int8`` writes the graph quantised to 8 bits by NNCF (QDQ ONNX, for
+OpenVINO; onnxruntime reads it too), calibrated on the images under ``--calibrate``. docs/deploy.md explains the
+choices.
 """
 
 from __future__ import annotations
@@ -63,9 +64,9 @@ def main(argv: list[str] | None = None) -> Parity:
             images, codes = calibration_set(args.calibrate, height, width, info["modality"], args.calibration_images)
             before, after = (GraphSession(path).run(images, codes) for path in (fp32, args.output))
             cosine = (before * after).sum(axis=1)
-            print(f"{args.output}: INT8 (QDQ), calibrated on {info['calibration']}; cosine to the float32 graph on "
-                  f"them: mean {np.mean(cosine):.4f} (8-bit rounding alone: {expected_cosine(args.output):.4f}), "
-                  f"least {np.min(cosine):.4f}")  # fmt: skip
+            print(f"{args.output}: INT8 (QDQ, NNCF), calibrated on {info['calibration']}; cosine to the float32 "
+                  f"graph on them: mean {np.mean(cosine):.4f} (8-bit rounding alone: "
+                  f"{expected_cosine(args.output):.4f}), least {np.min(cosine):.4f}")  # fmt: skip
     return check
 
 

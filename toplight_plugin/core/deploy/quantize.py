@@ -1,19 +1,22 @@
-"""INT8 graphs: an exported float32 graph quantised after training, calibrated on a folder of images.
+"""INT8 graphs: an exported float32 graph quantised after training with NNCF, calibrated on a folder of images.
 
 The file is QDQ ONNX (QuantizeLinear / DequantizeLinear pairs around each quantised operator), the one INT8 form
-both onnxruntime and OpenVINO run: onnxruntime fuses the pairs into integer kernels, OpenVINO reads the scales and
-runs its own INT8 kernels. Weights are signed 8-bit per output channel (depthwise kernels differ a lot from
-channel to channel), activations unsigned 8-bit per tensor (what VNNI's u8 x s8 dot products take), their ranges
-the min / max seen on the calibration images. The operators on pooled feature vectors (the embedding layers, the
-BNNeck, the L2 normalisation) stay float: they cost next to nothing and their rounding goes straight into the
-features (on the synthetic model of docs/deploy.md, mean cosine to float32 0.9916 quantised, 0.9968 kept float).
-Each image is fed with its own modality, told by its colour (an infrared camera writes grey); a graph made for one
-modality is calibrated on that modality's images only.
+both onnxruntime and OpenVINO read. OpenVINO is the runtime for it: NNCF places quantisers where OpenVINO's CPU
+kernels take them (the inputs of convolutions, additions and multiplications, not every output: about half as many
+as onnxruntime's own static quantisation), with signed 8-bit activations where a tensor has negative values and
+per-channel scales on the inputs of depthwise convolutions; onnxruntime runs such a file slower than the float32
+graph (docs/deploy.md has the figures). Weights are signed 8-bit per output channel, activations 8-bit,
+symmetric, over the min / max seen on the calibration images (NNCF's default for a per-tensor activation, the mean
+of each image's min / max, clips the images with the largest activations: on the synthetic model of docs/deploy.md
+one feature then fell to cosine 0.78 to float32), with NNCF's bias correction. The operators on pooled feature
+vectors (the embedding layers, the BNNeck, the L2 normalisation) stay float: they cost next to nothing and their
+rounding goes straight into the features. Each image is fed with its own modality, told by its colour (an infrared
+camera writes grey); a graph made for one modality is calibrated on that modality's images only.
 """
 
 from __future__ import annotations
 
-import tempfile
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +26,7 @@ from toplight_plugin.core.deploy.embedder import coloured_images, load_batch
 from toplight_plugin.core.deploy.export import BOTH, GRAPH_MODALITIES, save_onnx
 from toplight_plugin.core.deploy.runtime import file_properties
 
-CALIBRATION_BATCH = 16
+READ_CHUNK = 64  # images decoded at a time while looking for the graph's modality
 
 
 def calibration_set(folder: str | Path, height: int, width: int, modality: str, limit: int) -> tuple[np.ndarray, ...]:
@@ -33,8 +36,8 @@ def calibration_set(folder: str | Path, height: int, width: int, modality: str, 
     paths = list_images(folder)
     order = np.random.default_rng(0).permutation(len(paths))
     kept_images, kept_codes, found = [], [], 0
-    for start in range(0, len(paths), CALIBRATION_BATCH * 4):
-        images = load_batch([paths[i] for i in order[start : start + CALIBRATION_BATCH * 4]], height, width)
+    for start in range(0, len(paths), READ_CHUNK):
+        images = load_batch([paths[i] for i in order[start : start + READ_CHUNK]], height, width)
         codes = np.where(coloured_images(images), GRAPH_MODALITIES["visible"], GRAPH_MODALITIES["infrared"])
         keep = codes == GRAPH_MODALITIES[modality] if modality != BOTH else np.ones(len(codes), bool)
         kept_images.append(images[keep][: limit - found])
@@ -46,19 +49,6 @@ def calibration_set(folder: str | Path, height: int, width: int, modality: str, 
         raise ValueError(f"--calibrate {folder}: none of its {len(paths)} images is {modality} (infrared images "
                          "are grey, visible ones coloured); give images of the graph's modality")  # fmt: skip
     return np.concatenate(kept_images), np.concatenate(kept_codes).astype(np.int64)
-
-
-class _Batches:
-    """onnxruntime's CalibrationDataReader protocol over (images, codes): one feed dict per call, then None."""
-
-    def __init__(self, images: np.ndarray, codes: np.ndarray, with_modality: bool):
-        starts = range(0, len(images), CALIBRATION_BATCH)
-        self.feeds = iter([{"images": images[s : s + CALIBRATION_BATCH]}
-                           | ({"modality": codes[s : s + CALIBRATION_BATCH]} if with_modality else {})
-                           for s in starts])  # fmt: skip
-
-    def get_next(self):
-        return next(self.feeds, None)
 
 
 def vector_tail(model) -> list[str]:
@@ -86,30 +76,30 @@ def quantize_int8(source: str | Path, output: str | Path, folder: str | Path, li
 def quantize_on(source: str | Path, output: str | Path, images: np.ndarray, codes: np.ndarray,
                 calibration: str) -> dict[str, str]:  # fmt: skip
     """quantize_int8 on calibration arrays (images in [0, 1], modality codes) described by ``calibration``."""
+    import nncf
     import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
+    from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
     info = file_properties(source)
     if info.get("precision", "fp32") != "fp32":
         raise ValueError(f"{source}: already {info['precision']}; quantise the float32 graph toplight-export wrote")
+    model = onnx.load(str(source))
+    tail = vector_tail(onnx.shape_inference.infer_shapes(model))
+    with_modality = info.get("modality", BOTH) == BOTH
+    samples = nncf.Dataset(list(zip(images, codes, strict=True)), lambda sample: {"images": sample[0][None]}
+                           | ({"modality": sample[1][None]} if with_modality else {}))  # fmt: skip
+    nncf.set_log_level(logging.WARNING)
+    quantised = nncf.quantize(
+        model, samples, subset_size=len(images),
+        ignored_scope=nncf.IgnoredScope(names=tail, validate=False),  # the folded graph lacks some (casts of shapes)
+        advanced_parameters=AdvancedQuantizationParameters(
+            activations_range_estimator_params=RangeEstimatorParametersSet.MINMAX),
+    )  # fmt: skip
+    info |= {"precision": "int8", "calibration": calibration}
     output = Path(output)
-    with tempfile.TemporaryDirectory() as tmp:
-        prepared, quantised = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
-        quant_pre_process(str(source), str(prepared))  # shapes inferred, BatchNorm and constants folded
-        model = onnx.load(str(prepared))
-        for index, node in enumerate(model.graph.node):  # the pre-processing leaves split HardSwish nodes unnamed
-            node.name = node.name or f"{node.op_type}_{index}"
-        onnx.save(model, str(prepared))
-        with_modality = info.get("modality", BOTH) == BOTH
-        quantize_static(
-            str(prepared), str(quantised), _Batches(images, codes, with_modality), quant_format=QuantFormat.QDQ,
-            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=vector_tail(model),
-        )  # fmt: skip
-        info |= {"precision": "int8", "calibration": calibration}
-        output.parent.mkdir(parents=True, exist_ok=True)
-        save_onnx(onnx.load(str(quantised)), output, info)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    save_onnx(quantised, output, info)
     return info
 
 
