@@ -307,3 +307,39 @@ def test_a_full_disk_is_one_line_and_leaves_a_copy_to_finish(datasets, tmp_path,
     assert "Traceback" not in err and "error:" in err.splitlines()[-1]
     assert f"no space left on the device after 5 of {len(relative_files(src))} files" in err.splitlines()[-1]
     assert json.loads((dst / NOTE).read_text())["complete"] is False
+
+
+def test_training_and_pretraining_warn_when_the_copy_is_read_at_another_size(datasets, tmp_path):
+    """Each training pipeline checks the copy against the size it resizes to: torchreid's data manager, fast-reid's
+    train loader and pretraining's ImageFolder."""
+    from fastreid_runs import fastreid_args
+    from test_engine import tiny
+
+    from toplight_plugin.core.data.top_augment import TaskOrientedAugment
+    from toplight_plugin.core.training.config import load_config
+    from toplight_plugin.core.training.pretrain import PairedImageFolder
+    from toplight_plugin.hosts.fastreid import train_net  # its compatibility shims first
+    from toplight_plugin.hosts.fastreid.data import build_train_loader
+    from toplight_plugin.hosts.torchreid.build import build_datamanager
+
+    _, dst = datasets
+    folder = make_imagefolder(tmp_path / "images", num_classes=2, images_per_class=2, size=SOURCE)
+    assert run("resize_copy", [str(folder), str(tmp_path / "fitted"), "--size", "32", "32", "--workers", "1"]) == 0
+
+    def fastreid_loader(height, width):
+        size = f"[{height}, {width}]"
+        args = fastreid_args(dst / "SYSU-MM01", tmp_path / f"fastreid-{height}", opts=["INPUT.SIZE_TRAIN", size])
+        return build_train_loader(train_net.setup(train_net.default_argument_parser().parse_args(args)))
+
+    def torchreid_manager(height, width):
+        opts = tiny(dst, tmp_path / f"run-{height}", "data.height", str(height), "data.width", str(width))
+        return build_datamanager(load_config(None, opts), use_gpu=False)
+
+    builders = (torchreid_manager, fastreid_loader,
+                lambda h, w: PairedImageFolder(tmp_path / "fitted", TaskOrientedAugment(h, w)))  # fmt: skip
+    for build, size in zip(builders, (SIZE, SIZE, (32, 32)), strict=True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            build(*size)
+        with pytest.warns(UserWarning, match="resized a second time"):
+            build(size[0] * 2, size[1] * 2)

@@ -106,8 +106,6 @@ def main(argv: list[str] | None = None) -> dict:
                              size=(args.height, args.width))  # fmt: skip
             datasets["vi"] = VIImages(root, args.height, args.width)
         if "top" in args.pipeline:
-            if args.top_root:
-                check_copy(args.top_root, 224, 224)
             synthetic = Path(folder) / "if"
             root = args.top_root or make_imagefolder(synthetic, num_classes=8, images_per_class=count // 8 + 1)
             datasets["top"] = PairedImageFolder(root, TaskOrientedAugment(224, 224))

@@ -67,6 +67,7 @@ class TaskOrientedAugment:
                  mean=IMAGENET_MEAN, std=IMAGENET_STD, views: int = 2):  # fmt: skip
         if views not in (1, 2) or (views == 1 and task_oriented):
             raise ValueError(f"views must be 2, or 1 without the task-oriented steps; got {views}, {task_oriented}")
+        self.height, self.width = height, width
         tail = [A.Normalize(mean, std), ToTensorV2()] if normalise else []
         colour, texture = (colour_steps(), texture_steps()) if task_oriented else ([], [])
         self.paths = [

@@ -173,8 +173,9 @@ class ModalityAugment:
     seeds) and per epoch when the trainer seeds each epoch, so augmentation replays exactly on resume.
     """
 
-    def __init__(self, visible: A.Compose, infrared: A.Compose):
+    def __init__(self, visible: A.Compose, infrared: A.Compose, size: tuple[int, int] | None = None):
         self.pipelines = {VISIBLE: visible, INFRARED: infrared}
+        self.size = size  # (height, width) the pipelines resize to, when known
         self._seeded_with = None
 
     @classmethod
@@ -184,7 +185,8 @@ class ModalityAugment:
         if name not in PRESETS:
             raise ValueError(f"unknown augmentation preset {name!r}; expected one of {sorted(PRESETS)}")
         visible, infrared = PRESETS[name]
-        return cls(*(train_transform(options, height, width, mean, std) for options in (visible, infrared)))
+        return cls(*(train_transform(options, height, width, mean, std) for options in (visible, infrared)),
+                   size=(height, width))
 
     def __call__(self, image: np.ndarray, modality: int):
         self._seeded_with = reseed(self.pipelines.values(), self._seeded_with)

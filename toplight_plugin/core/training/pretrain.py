@@ -20,6 +20,7 @@ from torchvision.datasets import ImageFolder
 from yacs.config import CfgNode as CN
 
 from toplight_plugin.core.data.images import read_image
+from toplight_plugin.core.data.resized_copy import check_copy
 from toplight_plugin.core.data.top_augment import TaskOrientedAugment
 from toplight_plugin.core.models.backbones import BACKBONES, library_model, unused_keys
 from toplight_plugin.core.models.batchnorm import set_batchnorm_momentum
@@ -84,6 +85,7 @@ class PairedImageFolder(torch.utils.data.Dataset):
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"ImageFolder root {root} does not exist (expected <root>/<class>/<image>)")
+        check_copy(root, augment.height, augment.width)  # an unfinished resized copy, or one at another size
         folder = ImageFolder(str(root))  # raises naming the folder when no class has an image
         self.samples, self.classes = folder.samples, folder.classes
         self.augment = augment

@@ -21,6 +21,7 @@ from fastreid.utils import comm
 from torch.utils.data import BatchSampler, DataLoader, Sampler
 
 from toplight_plugin.core.data.images import read_image
+from toplight_plugin.core.data.resized_copy import check_copy
 from toplight_plugin.core.data.sampler import CrossModalityPKSampler
 from toplight_plugin.core.data.transforms import ModalityAugment
 
@@ -80,8 +81,11 @@ def pk_sampler(cfg, train_set: ModalityImages) -> CrossModalityPKSampler:
 
 
 def build_train_loader(cfg) -> DataLoader:
-    items = [item for name in cfg.DATASETS.NAMES for item in build_dataset(cfg, name).train]
+    datasets = [build_dataset(cfg, name) for name in cfg.DATASETS.NAMES]
     height, width = cfg.INPUT.SIZE_TRAIN
+    for dataset in datasets:
+        check_copy(dataset.dataset_root, height, width)  # a resized copy read at another size
+    items = [item for dataset in datasets for item in dataset.train]
     augment = ModalityAugment.preset(cfg.TOPLIGHT.AUGMENT, height, width, *normalisation(cfg))
     train_set = ModalityImages(items, relabel=True, augment=augment)
     sampler = pk_sampler(cfg, train_set)

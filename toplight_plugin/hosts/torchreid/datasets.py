@@ -18,6 +18,7 @@ import numpy as np
 from toplight_plugin.core.data import faces, regdb, sysu_mm01
 from toplight_plugin.core.data.images import read_image, screen
 from toplight_plugin.core.data.records import LayoutError, Record
+from toplight_plugin.core.data.resized_copy import check_copy
 
 from . import compat
 
@@ -76,6 +77,8 @@ class _CrossModalityDataset(compat.data().ImageDataset):
                 )
         self.dataset_root = root
         self.augment = augment if kwargs.get("mode", "train") == "train" else None
+        if self.augment is not None and self.augment.size:
+            check_copy(root, *self.augment.size)  # a resized copy read at another size
         super().__init__(SampleList(train), SampleList(query), SampleList(gallery), **kwargs)
 
     def __getitem__(self, index):
