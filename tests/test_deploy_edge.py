@@ -18,7 +18,7 @@ from toplight_plugin.cli.console import run
 from toplight_plugin.core.deploy.edge_bench import PATHS
 from toplight_plugin.core.deploy.embedder import OnnxEmbedder, graph_embedders, load_batch
 from toplight_plugin.core.deploy.quantize import calibration_set, expected_cosine
-from toplight_plugin.core.deploy.runtime import GraphSession
+from toplight_plugin.core.deploy.runtime import GraphSession, default_runtime
 
 SIZE = ["data.height", "64", "data.width", "32"]
 
@@ -139,14 +139,18 @@ def test_a_one_modality_graph_refuses_the_other_modality_and_pairs_with_its_twin
         graph_embedders([graphs / "visible.onnx", graphs / "visible_int8.onnx"])
 
 
-def test_search_with_int8_graphs_in_openvino(graphs, sysu_root, tmp_path):
+def test_search_runs_int8_graphs_in_openvino_unless_told(graphs, sysu_root, tmp_path, capsys):
+    """OpenVINO runs NNCF's INT8 file fastest (onnxruntime keeps most of its convolutions in float32 between the
+    quantise / dequantise pairs), so ``--runtime auto`` picks it for INT8 files and onnxruntime for float ones."""
+    assert default_runtime([graphs / "visible.onnx", graphs / "infrared.onnx"]) == "onnxruntime"
+    assert default_runtime([graphs / "visible.onnx", graphs / "infrared_int8.onnx"]) == "openvino"
     queries = sorted((sysu_root / "cam3").rglob("*.jpg"))[:2]
     int8 = [str(graphs / "visible_int8.onnx"), str(graphs / "infrared_int8.onnx")]
     rankings = search_tool.main(["--gallery", str(sysu_root / "cam1"), "--query", *map(str, queries), "--onnx", *int8,
-                                 "--runtime", "openvino", "--batch-size", "64", "--top-k", "3", "--output",
-                                 str(tmp_path)])  # fmt: skip
+                                 "--batch-size", "64", "--top-k", "3", "--output", str(tmp_path)])  # fmt: skip
     assert [r.query for r in rankings] == queries and len(rankings[0].gallery) == 3
     assert (tmp_path / "results.png").is_file()
+    assert "visible_int8.onnx: visible graph, int8 + fp32 on openvino" in capsys.readouterr().out
 
 
 def test_accuracy_of_exported_graphs_against_the_float32_reference(graphs, sysu_root, tmp_path):

@@ -28,7 +28,7 @@ from toplight_plugin.cli.model_args import add_model_arguments, model_from_args
 from toplight_plugin.cli.overrides import parse
 from toplight_plugin.core.data.images import list_images, read_image
 from toplight_plugin.core.deploy.embedder import TorchEmbedder, graph_embedders
-from toplight_plugin.core.deploy.runtime import PRECISIONS, RUNTIMES
+from toplight_plugin.core.deploy.runtime import PRECISIONS, RUNTIMES, default_runtime
 from toplight_plugin.core.deploy.search import GalleryIndex, Ranking, rank, tie_warning
 from toplight_plugin.core.models.dual_path import INFRARED, VISIBLE
 from toplight_plugin.core.training.run_folder import refuse_run_folder
@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> list[Ranking]:
     parser.add_argument("--top-k", type=positive, default=10)
     parser.add_argument("--onnx", nargs="+", default=[], help="exported graphs (toplight-export) instead of a "
                         "checkpoint: one for both modalities, or a visible and an infrared one")  # fmt: skip
-    parser.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime", help="what runs the --onnx graphs")
+    parser.add_argument("--runtime", choices=("auto", *RUNTIMES), default="auto",
+                        help="what runs the --onnx graphs (auto: OpenVINO for INT8 files, else onnxruntime)")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="of the graphs' float operators")
     parser.add_argument("--batch-size", type=positive, default=32)
     parser.add_argument("--output", type=Path, default=Path("output/search"), help="folder for results.png/.json")
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> list[Ranking]:
     if args.onnx:
         if len(args.onnx) > 2:
             raise ValueError(f"--onnx: expected one graph or two (visible and infrared), got {len(args.onnx)}")
+        if args.runtime == "auto":
+            args.runtime = default_runtime(args.onnx)
         embedders = graph_embedders(args.onnx, runtime=args.runtime, precision=args.precision)
         for embedder in {id(e): e for e in embedders.values()}.values():
             print(f"{embedder.path}: {embedder.metadata.get('modality')} graph, {embedder.session.ran} on "

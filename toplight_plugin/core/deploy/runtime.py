@@ -29,6 +29,15 @@ def file_properties(path: str | Path) -> dict[str, str]:
     return {p.key: p.value for p in proto.metadata_props}
 
 
+def default_runtime(paths) -> str:
+    """OpenVINO when any of the graphs is an INT8 file, else onnxruntime. NNCF's QDQ file is fastest in OpenVINO;
+    onnxruntime fuses few of its quantised convolutions and runs the rest in float32 between quantise / dequantise
+    pairs, slower than the float32 graph itself (docs/deploy.md)."""
+    for path in paths:
+        check_onnx(path)  # one line for a file that is not a graph, before its metadata is read
+    return "openvino" if any(file_properties(path).get("precision") == "int8" for path in paths) else "onnxruntime"
+
+
 @functools.cache
 def openvino_core():
     """The process's one OpenVINO ``Core``. Its CPU plugin gives the thread that loads it an alternate signal stack
