@@ -9,7 +9,7 @@ import yaml
 from PIL import Image
 
 from toplight_plugin.cli.ablation_report import ARMS
-from toplight_plugin.cli.top_ablation import main
+from toplight_plugin.cli.top_ablation import main, picture_name
 from toplight_plugin.core.data.synthetic_corpus import _combinations, make_corpus, split_people, subset
 
 TOY = ["--seeds", "1", "--colours", "typical", "--vi-ids", "10", "--test-ids", "6", "--corpus-classes", "8",
@@ -86,3 +86,9 @@ def test_a_variant_names_itself_then_takes_key_value_pairs(tmp_path, capsys):
         with pytest.raises(SystemExit):
             main([*TOY, "--work", str(tmp_path), "--variant", *variant])
         assert "expected a name, then KEY VALUE pairs" in capsys.readouterr().err
+
+
+def test_a_run_on_one_corpus_names_its_picture_as_its_json():
+    assert picture_name(["typical", "random"], "") == "top_ablation.png"
+    assert picture_name(["typical"], "_long") == "top_ablation_long.png"
+    assert picture_name(["random"], "_long") == "top_ablation_general_long.png"  # the colour one's stays

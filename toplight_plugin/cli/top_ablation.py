@@ -12,7 +12,8 @@ row 5), each with its soup (configs/pretrain/synthetic_top.yaml); then VI traini
 (configs/synthetic/mbv3s_baseline.yaml) from random weights (E), from SP (A) and from each soup, for ``--vi-epochs``
 and for ``--short-epochs``, tested with the SYSU-MM01 protocol on the held-out identities; each start is also tested
 as it is (``zero_shot_`` figures). ``--variant NAME KEY VALUE ...`` adds an arm: B with other TOP options. Writes
-``top_ablation[_general][_NAME].json`` ({arm: {seed: figures}}) and a picture of every seed's rank-1 per arm.
+``top_ablation[_general][_NAME].json`` ({arm: {seed: figures}}) and a picture of every seed's rank-1 per arm
+(``top_ablation[_NAME].png`` for both corpora, named as its JSON for one).
 """
 
 from __future__ import annotations
@@ -140,6 +141,13 @@ def run_seed(args, seed: int, colours: str) -> dict[str, dict]:
     return figures
 
 
+def picture_name(colours: list[str], suffix: str) -> str:
+    """The picture's file name: ``top_ablation<suffix>.png`` for both corpora, its JSON's name for one (a run on
+    one corpus then never replaces the other corpus's picture)."""
+    stem = JSON_NAMES[colours[0]] if len(set(colours)) == 1 else "top_ablation"
+    return f"{stem}{suffix}.png"
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -173,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
         results[colours] = {arm: {str(s): per_seed[s][arm] for s in args.seeds} for arm in _labels(args)}
         output.mkdir(parents=True, exist_ok=True)
         (output / f"{JSON_NAMES[colours]}{suffix}.json").write_text(json.dumps(results[colours], indent=1) + "\n")
-    print(report(results, output / f"top_ablation{suffix}.png", _labels(args)))
+    print(report(results, output / picture_name(args.colours, suffix), _labels(args)))
     return results
 
 
