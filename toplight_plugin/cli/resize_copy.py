@@ -35,7 +35,6 @@ import shutil
 from pathlib import Path
 
 import albumentations as A
-import cv2
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
@@ -108,8 +107,9 @@ _CONVERTER: Converter | None = None  # a worker's, set by _init_worker
 
 
 def _init_worker(converter: Converter) -> None:
+    """No ``cv2.setNumThreads`` here: in a forked process it tears down the parent's OpenCV thread pool, which can
+    deadlock (the training loader's workers hung that way)."""
     global _CONVERTER
-    cv2.setNumThreads(1)
     _CONVERTER = converter
 
 
