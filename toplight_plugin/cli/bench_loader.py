@@ -52,7 +52,6 @@ def decode_ms(paths: list, count: int = 200) -> float:
     """Median milliseconds to read one image as the loaders read it (``read_image``), over up to ``count`` of
     ``paths`` (a second pass, files cached), in this process: the decoding share of a worker's time per image."""
     paths = [str(p) for p in paths[:count]]
-    times = []
     for _ in range(2):
         times = []
         for path in paths:

@@ -247,11 +247,8 @@ def main(argv: list[str] | None = None) -> dict:
         bar.close()
         if pool is not None:
             pool.terminate()
-    done = {"image": 0, "other": 0}
-    for relative in files:  # the totals of the whole copy, resumed parts included
-        path = src / relative
-        done["image" if is_image(path) and path.suffix.lower() in FORMATS else "other"] += 1
     images = [f for f in files if is_image(src / f) and Path(f).suffix.lower() in FORMATS]
+    done = {"image": len(images), "other": len(files) - len(images)}  # the whole copy's, resumed parts included
     gaps = difference(src, dst, images, mode, height, width)
     write_note(dst, {**note, "complete": True, "images": done["image"], "other_files": done["other"],
                      "difference": gaps})  # fmt: skip
