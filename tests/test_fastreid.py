@@ -7,13 +7,17 @@ import json
 import logging
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from fastreid_runs import CONFIG, TORCHREID_SMALL, calibrated_checkpoint, fastreid_args
 
 from toplight_plugin.cli import test as test_tool
 from toplight_plugin.cli.console import run
+from toplight_plugin.hosts.fastreid.data import build_train_loader
+from toplight_plugin.hosts.fastreid.train_net import default_argument_parser, setup  # after the host's shims
 from toplight_plugin.hosts.fastreid.train_net import run as train_net
+from toplight_plugin.hosts.fastreid.trainer import Trainer
 
 
 @pytest.fixture(autouse=True)
@@ -83,13 +87,27 @@ def test_a_mistake_is_one_line_and_exit_status_2(sysu_root, tmp_path, capsys, op
 
 @pytest.mark.parametrize("name", ["fastreid/synthetic", "fastreid/sysu_mbv3l_top_fdr", "fastreid/regdb_mbv3l_top_fdr"])
 def test_shipped_configs_load_with_the_toplight_node(name, tmp_path):
-    from fastreid.engine import default_argument_parser
-
     from toplight_plugin.core.models import MODELS
     from toplight_plugin.hosts.fastreid.datasets import DATASETS
-    from toplight_plugin.hosts.fastreid.train_net import setup
 
     cfg = setup(default_argument_parser().parse_args(["--config-file", name, "OUTPUT_DIR", str(tmp_path)]))
     assert cfg.MODEL.META_ARCHITECTURE == "TOPLightBaseline" and cfg.MODEL.BACKBONE.NAME in MODELS
     assert set(cfg.DATASETS.NAMES) | set(cfg.DATASETS.TESTS) <= set(DATASETS)
     assert cfg.SOLVER.IMS_PER_BATCH % (2 * cfg.DATALOADER.NUM_INSTANCE) == 0
+
+
+def test_uint8_training_batches_are_normalised_by_the_model_as_by_the_workers(sysu_root, tmp_path):
+    """TOPLIGHT.NORMALIZE_ON device: the train loader gives uint8 images with their post-normalisation steps and
+    ``preprocess_image`` makes the batch the workers make with ``worker`` (CAJ's steps exercised)."""
+    batches, models = {}, {}
+    for where in ("worker", "device"):
+        args = default_argument_parser().parse_args(fastreid_args(sysu_root, tmp_path / where, opts=[
+            "TOPLIGHT.NORMALIZE_ON", where, "TOPLIGHT.AUGMENT", "caj", "MODEL.DEVICE", "cpu"]))  # fmt: skip
+        cfg = setup(args)
+        torch.manual_seed(0)
+        np.random.seed(0)  # the PK sampler's seed (fast-reid's shared_random_seed)
+        batches[where] = next(iter(build_train_loader(cfg)))
+        models[where] = Trainer.build_model(cfg)
+    assert batches["device"]["images"].dtype == torch.uint8 and "post_ops" not in batches["worker"]
+    finished = models["device"].preprocess_image(batches["device"])
+    torch.testing.assert_close(finished, models["worker"].preprocess_image(batches["worker"]), atol=1e-5, rtol=0)

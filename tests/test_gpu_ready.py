@@ -178,8 +178,11 @@ def test_loader_benchmark_times_both_pipelines(capsys):
 
     rates = bench_loader.main(["--workers", "1", "--batches", "1", "--batch-size", "4", "--height", "64",
                                "--width", "32"])  # fmt: skip
-    assert set(rates) == {"vi/1", "top/1"} and min(rates.values()) > 0
-    assert "| vi | 1 |" in capsys.readouterr().out
+    assert set(rates) == {f"{p}/{w}/1" for p in ("vi", "top") for w in ("worker", "device")}
+    assert min(rates.values()) > 0
+    out = capsys.readouterr().out
+    assert "| vi | float32, normalised in the workers | 1 |" in out
+    assert "| top | uint8, normalised on the device | 1 |" in out
     with pytest.raises(ValueError, match="--workers, --batches and --batch-size must be at least 1"):
         bench_loader.main(["--workers", "0"])
 

@@ -9,6 +9,7 @@ import torch
 
 import toplight_plugin
 from toplight_plugin.cli.pretrain_top import main
+from toplight_plugin.core.data.device_normalize import DeviceNormalize
 from toplight_plugin.core.data.synthetic import make_imagefolder
 from toplight_plugin.core.training.config import load_config
 from toplight_plugin.core.training.pretrain import TOPModel, get_default_config, grl_coefficient
@@ -66,6 +67,40 @@ def test_resume_continues_exactly(tmp_path):
     a = torch.load(tmp_path / "whole" / "last.pth", weights_only=True)["top"]
     b = torch.load(tmp_path / "split" / "last.pth", weights_only=True)["top"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_grad_clip_bounds_every_step(tmp_path):
+    """Two SGD steps (momentum 0.9, no weight decay) with gradients clipped to norm c move the parameters by at most
+    lr * c * (1 + 1.9); unclipped, the same steps move them a thousand times further."""
+    root = make_imagefolder(tmp_path / "if", num_classes=4, images_per_class=4, size=(64, 64))
+    cfg = load_config(None, _overrides(root, tmp_path / "x"), defaults=get_default_config)
+    torch.manual_seed(cfg.train.seed)  # as the run does before it builds the model
+    start = dict(TOPModel(cfg, num_classes=4).named_parameters())
+    moved = {}
+    for clip in ("0.0", "0.0001"):
+        main(_overrides(root, tmp_path / clip, "train.grad_clip", clip, "train.weight_decay", "0.0"))
+        end = torch.load(tmp_path / clip / "last.pth", weights_only=True)["top"]
+        moved[clip] = torch.stack([(end[k] - p.detach()).norm() for k, p in start.items()]).norm().item()
+    assert moved["0.0001"] <= cfg.train.lr * 1e-4 * 2.9 * (1 + 1e-3), moved
+    assert moved["0.0"] > 1000 * moved["0.0001"], moved
+
+
+def test_uint8_batches_normalised_on_the_device_train_as_the_workers_float_ones(tmp_path, monkeypatch):
+    root = make_imagefolder(tmp_path / "if", num_classes=4, images_per_class=4, size=(64, 64))
+    normalise, dtypes = DeviceNormalize.__call__, []
+
+    def seen(self, images, ops=None):
+        dtypes.append(images.dtype)
+        return normalise(self, images, ops)
+
+    monkeypatch.setattr(DeviceNormalize, "__call__", seen)
+    ends = {}
+    for where in ("worker", "device"):
+        main(_overrides(root, tmp_path / where, "data.normalize_on", where))
+        ends[where] = torch.load(tmp_path / where / "last.pth", weights_only=True)["top"]
+        assert len(dtypes) == (0 if where == "worker" else 4)  # two steps, two views each
+    for key, value in ends["worker"].items():
+        torch.testing.assert_close(ends["device"][key], value, atol=1e-4, rtol=1e-4)
 
 
 def test_a_batch_larger_than_the_dataset_is_an_error_not_a_soup_of_the_initial_weights(tmp_path):

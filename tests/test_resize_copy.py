@@ -283,7 +283,7 @@ def test_bench_loader_reads_the_copy_and_warns_at_another_size(datasets):
              "--batch-size", "4"]  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        assert bench_loader.main([*small, "--height", str(SIZE[0]), "--width", str(SIZE[1])])["vi/1"] > 0
+        assert bench_loader.main([*small, "--height", str(SIZE[0]), "--width", str(SIZE[1])])["vi/worker/1"] > 0
     with pytest.warns(UserWarning, match="resized a second time"):
         bench_loader.main([*small, "--height", "32", "--width", "16"])
 

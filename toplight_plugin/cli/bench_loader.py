@@ -1,13 +1,15 @@
 """Images per second that the training loaders decode and augment, per worker: what a GPU can be fed.
 
     toplight-bench-loader [--pipeline vi top] [--workers 1 2] [--batches 12] [--height 288 --width 144]
-                          [--vi-root SYSU-MM01] [--top-root IMAGEFOLDER]
+                          [--vi-root SYSU-MM01] [--top-root IMAGEFOLDER] [--normalize-on worker device]
 
 ``vi``: the visible-infrared pipeline (decode, the ``paper`` augmentations of one modality, collation) over a
 synthetic SYSU-MM01 tree at the input size, or over the images of an existing SYSU-MM01 folder (``--vi-root``: the
 originals, or a copy made by ``toplight-resize-copy``); ``top``: TOP pretraining's two views per image over a
 synthetic ImageFolder at 224 x 224, or over an existing one (``--top-root``). The loaders are built as training
-builds them (pinned memory on CUDA, persistent workers). The first batch of each run (worker start) is not timed.
+builds them (pinned memory on CUDA, persistent workers). ``--normalize-on``: float32 batches normalised in the
+workers, uint8 batches left for the device (``toplight.normalize_on``), or both. The first batch of each run
+(worker start) is not timed.
 The machine's load is printed with the figures: other work on the CPUs lowers them.
 """
 
@@ -35,9 +37,9 @@ INFRARED_CAMERAS = ("cam3", "cam6")
 class VIImages(torch.utils.data.Dataset):
     """The training item of the VI hosts without the host: decoded image, its modality's augmentations."""
 
-    def __init__(self, root: Path, height: int, width: int):
+    def __init__(self, root: Path, height: int, width: int, on_device: bool = False):
         self.paths = sorted(root.glob("cam*/*/*.jpg"))
-        self.augment = ModalityAugment.preset("paper", height, width)
+        self.augment = ModalityAugment.preset("paper", height, width, on_device=on_device)
 
     def __len__(self):
         return len(self.paths)
@@ -87,38 +89,47 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--width", type=int, default=144)
     parser.add_argument("--vi-root", type=Path, help="an existing SYSU-MM01 folder (cam*/<id>/*.jpg) for vi")
     parser.add_argument("--top-root", type=Path, help="an existing ImageFolder (<class>/<image>) for top")
+    parser.add_argument("--normalize-on", nargs="+", choices=("worker", "device"), default=["worker", "device"],
+                        help="float32 batches normalised in the workers, uint8 batches for the device, or both")
     args = parser.parse_args(argv)
     if min(args.workers) < 1 or args.batches < 1 or args.batch_size < 1:
         raise ValueError("--workers, --batches and --batch-size must be at least 1")
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         count = (args.batches + 2) * args.batch_size
-        datasets = {}
+        datasets, roots = {}, {}
         if "vi" in args.pipeline and args.vi_root:
             check_copy(args.vi_root, args.height, args.width)  # an unfinished copy, or one at another size
-            datasets["vi"] = VIImages(args.vi_root, args.height, args.width)
-            if not datasets["vi"].paths:
+            roots["vi"] = args.vi_root
+            if not VIImages(args.vi_root, args.height, args.width).paths:
                 raise FileNotFoundError(f"--vi-root {args.vi_root}: no cam*/<id>/*.jpg images under it")
         elif "vi" in args.pipeline:
             ids = count // 6 + 1  # not every identity appears in every camera
-            root = make_sysu(Path(folder) / "SYSU-MM01", num_ids=ids + 2, splits=(ids, 1, 1), images_per_cam=2,
-                             size=(args.height, args.width))  # fmt: skip
-            datasets["vi"] = VIImages(root, args.height, args.width)
+            roots["vi"] = make_sysu(Path(folder) / "SYSU-MM01", num_ids=ids + 2, splits=(ids, 1, 1),
+                                    images_per_cam=2, size=(args.height, args.width))  # fmt: skip
         if "top" in args.pipeline:
             synthetic = Path(folder) / "if"
-            root = args.top_root or make_imagefolder(synthetic, num_classes=8, images_per_class=count // 8 + 1)
-            datasets["top"] = PairedImageFolder(root, TaskOrientedAugment(224, 224))
+            roots["top"] = args.top_root or make_imagefolder(synthetic, num_classes=8, images_per_class=count // 8 + 1)
+        for where in args.normalize_on:
+            device = where == "device"
+            if "vi" in roots:
+                datasets["vi", where] = VIImages(roots["vi"], args.height, args.width, on_device=device)
+            if "top" in roots:
+                augment = TaskOrientedAugment(224, 224, on_device=device)
+                datasets["top", where] = PairedImageFolder(roots["top"], augment)
         for name, root in (("vi", args.vi_root), ("top", args.top_root)):
-            if name in datasets:
+            if name in roots:
+                dataset = datasets[name, args.normalize_on[0]]
                 size = f"{args.height} x {args.width}" if name == "vi" else "224 x 224"
-                paths = datasets[name].paths if name == "vi" else [p for p, _ in datasets[name].samples]
-                print(f"{name}: {len(datasets[name])} images under {root or 'a synthetic set at ' + size}; "
+                paths = dataset.paths if name == "vi" else [p for p, _ in dataset.samples]
+                print(f"{name}: {len(dataset)} images under {root or 'a synthetic set at ' + size}; "
                       f"decoding one takes {decode_ms(paths):.2f} ms (median)")  # fmt: skip
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; torch threads per worker 1")
-        print("| pipeline | workers | images/s | per worker |\n|---|---|---|---|")
-        for name, dataset in datasets.items():
+        print("| pipeline | batches | workers | images/s | per worker |\n|---|---|---|---|---|")
+        for (name, where), dataset in datasets.items():
+            kind = "uint8, normalised on the device" if where == "device" else "float32, normalised in the workers"
             for workers in args.workers:
                 rate = images_per_second(dataset, workers, args.batch_size, args.batches)
-                results[f"{name}/{workers}"] = rate
-                print(f"| {name} | {workers} | {rate:.0f} | {rate / workers:.0f} |")
+                results[f"{name}/{where}/{workers}"] = rate
+                print(f"| {name} | {kind} | {workers} | {rate:.0f} | {rate / workers:.0f} |")
     return results

@@ -23,8 +23,10 @@ from tqdm import tqdm
 from toplight_plugin.cli.overrides import add_overrides, parse
 from toplight_plugin.cli.soup import soup_file
 from toplight_plugin.cli.textlog import run_log
+from toplight_plugin.core.data.device_normalize import on_device
 from toplight_plugin.core.data.loading import PersistentLoader
 from toplight_plugin.core.data.top_augment import TaskOrientedAugment
+from toplight_plugin.core.data.transforms import device_normalize
 from toplight_plugin.core.training import checkpoint, distributed, precision, run_folder
 from toplight_plugin.core.training.config import load_config
 from toplight_plugin.core.training.pretrain import PairedImageFolder, build_stage, get_default_config
@@ -66,9 +68,11 @@ def _pretrain(cfg, resume: bool, overwrite: bool) -> Path:
     precision.configure(device)
     save_dir = Path(cfg.data.save_dir)
     sp = cfg.stage == "sp"
+    device_batches = on_device(cfg.data.normalize_on, device, "data.normalize_on")
     augment = TaskOrientedAugment(cfg.data.height, cfg.data.width, task_oriented=cfg.top.task_augs and not sp,
                                   mean=tuple(cfg.data.norm_mean), std=tuple(cfg.data.norm_std),
-                                  views=1 if sp else 2)  # fmt: skip
+                                  views=1 if sp else 2, on_device=device_batches)  # fmt: skip
+    normalize = device_normalize(cfg.data.norm_mean, cfg.data.norm_std)
     dataset = PairedImageFolder(cfg.data.root, augment)
     per_rank = len(dataset) // distributed.world_size()
     if per_rank < cfg.train.batch_size:  # drop_last: not one step per epoch, and a soup of the initial weights
@@ -113,6 +117,7 @@ def _pretrain(cfg, resume: bool, overwrite: bool) -> Path:
         for step, batch in enumerate(bar):
             top.set_progress((epoch * len(loader) + step) / (cfg.train.max_epoch * len(loader)))
             batch = [tensor.to(device, non_blocking=True) for tensor in batch]  # (view 1, [view 2,] labels)
+            batch = [normalize(tensor) if tensor.dtype == torch.uint8 else tensor for tensor in batch]
             with precision.autocast(device, amp):
                 losses = model(*batch)
             optimizer.zero_grad(set_to_none=True)
@@ -122,6 +127,9 @@ def _pretrain(cfg, resume: bool, overwrite: bool) -> Path:
                 torch.tensor(values["loss"]), "pretraining", epoch + 1, step + 1, save_dir,
                 "lower train.lr and start again: --resume keeps the saved learning rate", finite=finite,
             )  # fmt: skip
+            if cfg.train.grad_clip > 0:
+                scaler.unscale_(optimizer)  # the bound is on the true gradients, not on fp16's scaled ones
+                torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
             scaler.step(optimizer)
             scaler.update()
             for name, value in values.items():

@@ -21,7 +21,7 @@ import albumentations as A
 import numpy as np
 from albumentations.pytorch import ToTensorV2
 
-from toplight_plugin.core.data.transforms import IMAGENET_MEAN, IMAGENET_STD, reseed
+from toplight_plugin.core.data.transforms import IMAGENET_MEAN, IMAGENET_STD, reseed, writable
 
 CROP_SCALE = (0.5, 1.0)
 JPEG_QUALITY = (10, 40)
@@ -61,14 +61,16 @@ def texture_steps() -> list:
 
 class TaskOrientedAugment:
     """``augment(image) -> (view1, view2)``, CHW float tensors; ``task_oriented=False`` keeps the generic steps only
-    (Table 3 row 2); ``views=1`` gives one generic view, what standard pretraining (SP) trains on."""
+    (Table 3 row 2); ``views=1`` gives one generic view, what standard pretraining (SP) trains on. ``on_device``:
+    uint8 tensors, normalised on the training device (core.data.device_normalize); ``normalise=False``: the
+    uint8 arrays themselves (pictures)."""
 
     def __init__(self, height: int = 224, width: int = 224, task_oriented: bool = True, normalise: bool = True,
-                 mean=IMAGENET_MEAN, std=IMAGENET_STD, views: int = 2):  # fmt: skip
+                 mean=IMAGENET_MEAN, std=IMAGENET_STD, views: int = 2, on_device: bool = False):  # fmt: skip
         if views not in (1, 2) or (views == 1 and task_oriented):
             raise ValueError(f"views must be 2, or 1 without the task-oriented steps; got {views}, {task_oriented}")
-        self.height, self.width = height, width
-        tail = [A.Normalize(mean, std), ToTensorV2()] if normalise else []
+        self.height, self.width, self.on_device = height, width, on_device
+        tail = ([] if on_device else [A.Normalize(mean, std)]) + [ToTensorV2()] if normalise else []
         colour, texture = (colour_steps(), texture_steps()) if task_oriented else ([], [])
         self.paths = [
             A.Compose([*generic_steps(height, width), *colour, *tail]),
@@ -78,4 +80,5 @@ class TaskOrientedAugment:
 
     def __call__(self, image: np.ndarray):
         self._seeded_with = reseed(self.paths, self._seeded_with)
+        image = writable(image) if self.on_device else image
         return tuple(path(image=image)["image"] for path in self.paths)

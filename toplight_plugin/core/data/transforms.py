@@ -18,11 +18,14 @@ import numpy as np
 import torch
 from albumentations.pytorch import ToTensorV2
 
+from toplight_plugin.core.data.device_normalize import NONE, DeviceNormalize
 from toplight_plugin.core.data.records import INFRARED, VISIBLE
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CAJ_ERASE_FILL = (0.4914, 0.4822, 0.4465)
 GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)
+# steps that draw nothing (their seeds do not matter)
+FIXED_STEPS = (A.Resize, A.PadIfNeeded, A.SmallestMaxSize, A.CenterCrop, A.Normalize, ToTensorV2)
 
 
 class RandomErasing(A.ImageOnlyTransform):
@@ -34,10 +37,13 @@ class RandomErasing(A.ImageOnlyTransform):
     """
 
     def __init__(self, area=(0.02, 0.4), min_aspect=0.3, fill=CAJ_ERASE_FILL, p=0.5, mean=IMAGENET_MEAN,
-                 std=IMAGENET_STD):  # fmt: skip
+                 std=IMAGENET_STD, record=False):  # fmt: skip
         super().__init__(p=p)
         self.area, self.min_aspect = tuple(area), min_aspect
         self.fill = fill if fill == "random" else tuple(fill)
+        if record and self.fill == "random":
+            raise ValueError("random-value erasing acts on uint8 images itself; only constant fills are recorded")
+        self.record, self.drawn = record, None
         self.mean, self.std = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
 
     def get_params_dependent_on_data(self, params, data):
@@ -59,9 +65,15 @@ class RandomErasing(A.ImageOnlyTransform):
     def apply(self, img, box=None, values=None, **params):
         if box is None:
             return img
+        if self.record:  # applied after normalisation, on the device (core.data.device_normalize)
+            self.drawn = box
+            return img
         top, left, h, w = box
         out = img.copy()
-        if values is not None:
+        if values is not None and out.dtype == np.uint8:  # before normalisation: the values on the pixel scale
+            fill = np.rint(values * 255).astype(np.uint8)
+            fill = fill if out.ndim == 3 else fill[..., 0]
+        elif values is not None:
             channels = values.shape[2]
             fill = (values - self.mean[:channels]) / self.std[:channels]
             fill = fill.astype(out.dtype) if out.ndim == 3 else fill[..., 0].astype(out.dtype)
@@ -76,16 +88,20 @@ def _gray(img: np.ndarray) -> np.ndarray:
 
 
 class ChannelExchange(A.ImageOnlyTransform):
-    """Visible images: every channel replaced by one of R, G, B (``gray=3`` adds grayscale as a fourth choice)."""
+    """Visible images: every channel replaced by one of R, G, B (``gray=3`` adds grayscale as a fourth choice).
+    ``record``: the choice is kept in ``drawn`` and applied on the device."""
 
-    def __init__(self, gray: int = 2, p: float = 1.0):
+    def __init__(self, gray: int = 2, p: float = 1.0, record: bool = False):
         super().__init__(p=p)
-        self.gray = gray
+        self.gray, self.record, self.drawn = gray, record, None
 
     def get_params(self):
         return {"choice": self.py_random.randint(0, self.gray)}
 
     def apply(self, img, choice=0, **params):
+        if self.record:
+            self.drawn = choice
+            return img
         plane = img[..., choice] if choice < 3 else _gray(img)
         return np.repeat(plane[..., None], img.shape[2], axis=2)
 
@@ -93,15 +109,18 @@ class ChannelExchange(A.ImageOnlyTransform):
 class ChannelAdaptiveGray(A.ImageOnlyTransform):
     """Infrared images: one of R, G, B copied to all channels (3/4), else grayscale with ``gray_p``, else unchanged."""
 
-    def __init__(self, gray_p: float = 0.5, p: float = 1.0):
+    def __init__(self, gray_p: float = 0.5, p: float = 1.0, record: bool = False):
         super().__init__(p=p)
-        self.gray_p = gray_p
+        self.gray_p, self.record, self.drawn = gray_p, record, None
 
     def get_params(self):
         choice = self.py_random.randint(0, 3)
         return {"choice": choice, "to_gray": choice == 3 and self.py_random.uniform(0, 1) <= self.gray_p}
 
     def apply(self, img, choice=0, to_gray=False, **params):
+        if self.record:  # 0-2: that channel, 3: grayscale, -1: unchanged
+            self.drawn = choice if choice < 3 else 3 if to_gray else -1
+            return img
         if choice < 3:
             plane = img[..., choice]
         elif to_gray:
@@ -141,25 +160,33 @@ PRESETS: dict[str, tuple[AugmentOptions, AugmentOptions]] = {
 
 
 def train_transform(options: AugmentOptions, height: int = 288, width: int = 144, mean=IMAGENET_MEAN,
-                    std=IMAGENET_STD) -> A.Compose:  # fmt: skip
+                    std=IMAGENET_STD, on_device: bool = False) -> A.Compose:  # fmt: skip
     """Resize, pad + random crop, flip, normalise (``data.norm_mean`` / ``data.norm_std``; ImageNet's unless the
-    config says otherwise), erasing and channel augmentation, to a CHW tensor."""
+    config says otherwise), erasing and channel augmentation, to a CHW tensor. ``on_device``: a uint8 tensor,
+    random-value erasing done on the pixel scale (its values rounded to whole levels), normalisation and the later
+    steps drawn here and applied on the device (core.data.device_normalize)."""
     steps = [A.Resize(height, width)]
     if options.pad:
         steps += [
             A.PadIfNeeded(height + 2 * options.pad, width + 2 * options.pad, border_mode=0, fill=0),
             A.RandomCrop(height, width),
         ]
-    steps += [A.HorizontalFlip(p=options.flip), A.Normalize(mean, std)]
+    steps += [A.HorizontalFlip(p=options.flip), *([] if on_device else [A.Normalize(mean, std)])]
     if options.random_value_erasing:
         steps.append(RandomErasing(fill="random", p=options.random_value_erasing, mean=mean, std=std))
     if options.random_erasing:
-        steps.append(RandomErasing(p=options.random_erasing))
+        steps.append(RandomErasing(p=options.random_erasing, record=on_device))
     if options.channel_exchange:
-        steps.append(ChannelExchange(p=options.channel_exchange))
+        steps.append(ChannelExchange(p=options.channel_exchange, record=on_device))
     if options.channel_gray:
-        steps.append(ChannelAdaptiveGray(gray_p=options.gray_p, p=options.channel_gray))
+        steps.append(ChannelAdaptiveGray(gray_p=options.gray_p, p=options.channel_gray, record=on_device))
     return A.Compose([*steps, ToTensorV2()])
+
+
+def device_normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD) -> DeviceNormalize:
+    """What completes an ``on_device`` pipeline's batch on the training device, with these pipelines' erasing
+    fill and grayscale weights."""
+    return DeviceNormalize(mean, std, CAJ_ERASE_FILL, GRAY_WEIGHTS)
 
 
 def test_transform(height: int = 288, width: int = 144, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> A.Compose:
@@ -171,33 +198,67 @@ class ModalityAugment:
 
     The pipelines are reseeded from ``torch.initial_seed()`` whenever it changes: per data-loader worker (distinct
     seeds) and per epoch when the trainer seeds each epoch, so augmentation replays exactly on resume.
+    ``on_device`` (pipelines built with it): ``augment`` returns the uint8 tensor and its post-normalisation steps.
     """
 
-    def __init__(self, visible: A.Compose, infrared: A.Compose, size: tuple[int, int] | None = None):
+    def __init__(self, visible: A.Compose, infrared: A.Compose, size: tuple[int, int] | None = None,
+                 on_device: bool = False):  # fmt: skip
         self.pipelines = {VISIBLE: visible, INFRARED: infrared}
         self.size = size  # (height, width) the pipelines resize to, when known
+        self.on_device = on_device
         self._seeded_with = None
 
     @classmethod
-    def preset(cls, name: str, height: int = 288, width: int = 144, mean=IMAGENET_MEAN,
-               std=IMAGENET_STD) -> ModalityAugment:  # fmt: skip
+    def preset(cls, name: str, height: int = 288, width: int = 144, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+               on_device: bool = False) -> ModalityAugment:  # fmt: skip
         """A named pipeline pair of PRESETS."""
         if name not in PRESETS:
             raise ValueError(f"unknown augmentation preset {name!r}; expected one of {sorted(PRESETS)}")
         visible, infrared = PRESETS[name]
-        return cls(*(train_transform(options, height, width, mean, std) for options in (visible, infrared)),
-                   size=(height, width))
+        pipelines = (train_transform(options, height, width, mean, std, on_device) for options in (visible, infrared))
+        return cls(*pipelines, size=(height, width), on_device=on_device)
 
     def __call__(self, image: np.ndarray, modality: int):
         self._seeded_with = reseed(self.pipelines.values(), self._seeded_with)
-        return self.pipelines[modality](image=image)["image"]
+        pipeline = self.pipelines[modality]
+        if not self.on_device:
+            return pipeline(image=image)["image"]
+        recorders = [step for step in pipeline.transforms if getattr(step, "record", False)]
+        for step in recorders:
+            step.drawn = None
+        tensor = pipeline(image=writable(image))["image"]
+        ops = list(NONE)
+        for step in recorders:
+            if isinstance(step, RandomErasing) and step.drawn is not None:
+                ops[:4] = step.drawn
+            elif isinstance(step, ChannelExchange) and step.drawn is not None:
+                ops[4] = step.drawn
+            elif isinstance(step, ChannelAdaptiveGray) and step.drawn is not None:
+                ops[5] = step.drawn
+        return tensor, torch.tensor(ops, dtype=torch.int16)
+
+
+def writable(image: np.ndarray) -> np.ndarray:
+    """``image``, or its copy when read-only (a decoded PIL image): a uint8 pipeline may hand the array itself to
+    torch, which cannot share read-only memory."""
+    return image if image.flags.writeable else image.copy()
 
 
 def reseed(pipelines, seeded_with: int | None) -> int:
     """Seed each albumentations pipeline from ``torch.initial_seed()`` when it changed since ``seeded_with``:
-    distinct per data-loader worker, and per epoch when the trainer seeds each epoch. Returns the seed in use."""
+    distinct per data-loader worker, and per epoch when the trainer seeds each epoch. Returns the seed in use.
+
+    albumentations gives every step of a pipeline the pipeline's seed, so steps that draw alike draw the same
+    numbers: two erasings with one probability always fire together on one box, a flip and a deformation that
+    each take one draw per image fire together. Here the k-th random step of pipeline p (of P) draws from
+    seed + p + P k: a stream of its own, the first one the pipeline's.
+    """
     seed = torch.initial_seed() % 2**32
     if seed != seeded_with:
+        pipelines = list(pipelines)
         for offset, pipeline in enumerate(pipelines):
             pipeline.set_random_seed((seed + offset) % 2**32)
+            random_steps = [step for step in pipeline.transforms if not isinstance(step, FIXED_STEPS)]
+            for k, step in enumerate(random_steps):
+                step.set_random_seed((seed + offset + len(pipelines) * k) % 2**32)
     return seed

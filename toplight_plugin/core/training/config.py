@@ -107,6 +107,7 @@ def get_default_config() -> CN:
     cfg.toplight.fdr_reading = "spatial"  # spatial (position-dependent, any input size) | literal (docs/models.md)
     cfg.toplight.triplet = "batch_hard"  # batch_hard (the paper) | wrt (AGW, margin-free)
     cfg.toplight.augment = "paper"  # paper (RE, CE, flip) | caj | basic | pad_crop | flip | torchreid (data.transforms)
+    cfg.toplight.normalize_on = "auto"  # auto (CUDA: device) | worker | device: uint8 batches normalised there
     cfg.toplight.warmup_epochs = 5
     cfg.toplight.bn_momentum = None  # None: each library's own (0.01 on torchvision's MobileNetV3); 0.1 from scratch
     cfg.toplight.sysu_mode = ["all", "indoor"]  # modes evaluated

@@ -4,6 +4,7 @@ has fewer nodes). ``fit`` then settles what a torchreid habit leaves open, sayin
 
 from __future__ import annotations
 
+from toplight_plugin.core.data.device_normalize import NORMALIZE_CHOICES
 from toplight_plugin.core.data.images import BAD_IMAGES
 from toplight_plugin.core.data.sampler import NAME as PK_SAMPLER
 from toplight_plugin.core.data.sampler import fit_batch
@@ -27,6 +28,8 @@ CHOICES = {
     "toplight.augment": (*PRESETS, "torchreid"),
     "toplight.amp": AMP_CHOICES,
     "top.amp": AMP_CHOICES,
+    "toplight.normalize_on": NORMALIZE_CHOICES,
+    "data.normalize_on": NORMALIZE_CHOICES,
     "toplight.fdr": ("", *SPATIAL),
     "toplight.fdr_reading": READINGS,
     "toplight.fdr_attention": ATTENTIONS,
@@ -38,7 +41,8 @@ AT_LEAST_ONE = (
     "toplight.checkpoint_every", "test.visrank_topk", "toplight.fdr_sigma", "toplight.fdr_mu", "toplight.fdr_groups",
 )  # fmt: skip
 NOT_NEGATIVE = ("data.workers", "toplight.warmup_epochs", "train.weight_decay", "loss.triplet.weight_t",
-                "loss.triplet.weight_x", "test.start_eval", "toplight.keep_last", "train.fixbase_epoch")  # fmt: skip
+                "loss.triplet.weight_x", "test.start_eval", "toplight.keep_last", "train.fixbase_epoch",
+                "train.grad_clip")  # fmt: skip
 MISSING = object()
 
 

@@ -47,11 +47,14 @@ def get_default_config() -> CN:
     cfg.data.save_dir = "output/pretrain/mbv3l"
     cfg.data.norm_mean = [0.485, 0.456, 0.406]  # what VI training normalises with (LightCNN: 0, 1)
     cfg.data.norm_std = [0.229, 0.224, 0.225]
+    cfg.data.normalize_on = "auto"  # where uint8 batches are normalised: auto (CUDA: device) | worker | device
     cfg.train = CN()
     cfg.train.lr = 0.1
     cfg.train.momentum = 0.9
     cfg.train.weight_decay = 5e-5
     cfg.train.max_epoch = 50
+    cfg.train.grad_clip = 0.0  # largest global gradient norm of a step, 0: no clipping (the paper gives none);
+    # a bound for the adversarial term of Eq. 1-2, whose reversed gradient can grow without limit
     cfg.train.batch_size = 36  # source images; each gives two views
     cfg.train.seed = 1
     cfg.top = CN()

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import torch
 from fastreid.config import CfgNode as CN
 
+from toplight_plugin.core.data.device_normalize import on_device
 from toplight_plugin.core.evaluation.protocols import ProtocolOptions
 from toplight_plugin.core.training.config import get_default_config
 from toplight_plugin.core.training.losses import IdentityTripletLoss
@@ -30,6 +32,7 @@ def add_toplight_config(cfg: CN) -> None:
     _C.TOPLIGHT.ALLOW_MISSING = []  # key prefixes PRETRAIN_PATH may leave at their initial values ("backbone.neck.")
     _C.TOPLIGHT.BN_MOMENTUM = None  # None: each library's own BatchNorm momentum; 0.1 from scratch
     _C.TOPLIGHT.AUGMENT = "paper"  # per-modality training augmentation: core.data.transforms.PRESETS
+    _C.TOPLIGHT.NORMALIZE_ON = "auto"  # where uint8 batches are normalised: auto (cuda: device) | worker | device
     _C.TOPLIGHT.TRIPLET = "batch_hard"  # batch_hard (the paper) | wrt (AGW, margin-free)
     _C.TOPLIGHT.BAD_IMAGES = "fail"  # fail | check | skip (core.data.images.screen)
 
@@ -74,6 +77,11 @@ def core_config(cfg: CN):
 def normalisation(cfg: CN) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """``MODEL.PIXEL_MEAN`` / ``PIXEL_STD`` (fast-reid's 0-255 scale) as the 0-1 mean / std the transforms take."""
     return tuple(v / 255 for v in cfg.MODEL.PIXEL_MEAN), tuple(v / 255 for v in cfg.MODEL.PIXEL_STD)
+
+
+def device_batches(cfg: CN) -> bool:
+    """Whether training batches leave the workers as uint8, normalised by the model (TOPLIGHT.NORMALIZE_ON)."""
+    return on_device(cfg.TOPLIGHT.NORMALIZE_ON, torch.device(cfg.MODEL.DEVICE), "TOPLIGHT.NORMALIZE_ON")
 
 
 def build_loss(cfg: CN) -> IdentityTripletLoss:

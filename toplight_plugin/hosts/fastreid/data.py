@@ -25,7 +25,7 @@ from toplight_plugin.core.data.resized_copy import check_copy
 from toplight_plugin.core.data.sampler import CrossModalityPKSampler
 from toplight_plugin.core.data.transforms import ModalityAugment
 
-from .config import SAMPLER, normalisation
+from .config import SAMPLER, device_batches, normalisation
 from .datasets import build_dataset
 
 
@@ -39,11 +39,14 @@ class ModalityImages(CommDataset):
 
     def __getitem__(self, index):
         path, pid, camid, modality = self.img_items[index]
-        image = read_image(path)
-        image = self.augment(np.asarray(image), modality) if self.augment is not None else self.transform(image)
+        image, extra = read_image(path), {}
+        if self.augment is not None and self.augment.on_device:  # uint8, finished by the model (modeling.py)
+            image, extra["post_ops"] = self.augment(np.asarray(image), modality)
+        else:
+            image = self.augment(np.asarray(image), modality) if self.augment is not None else self.transform(image)
         if self.relabel:
             pid, camid = self.pid_dict[pid], self.cam_dict[camid]
-        return {"images": image, "targets": pid, "camids": camid, "img_paths": path, "modality": modality}
+        return {"images": image, "targets": pid, "camids": camid, "img_paths": path, "modality": modality, **extra}
 
 
 def test_transform(cfg) -> T.Compose:
@@ -86,7 +89,7 @@ def build_train_loader(cfg) -> DataLoader:
     for dataset in datasets:
         check_copy(dataset.dataset_root, height, width)  # a resized copy read at another size
     items = [item for dataset in datasets for item in dataset.train]
-    augment = ModalityAugment.preset(cfg.TOPLIGHT.AUGMENT, height, width, *normalisation(cfg))
+    augment = ModalityAugment.preset(cfg.TOPLIGHT.AUGMENT, height, width, *normalisation(cfg), device_batches(cfg))
     train_set = ModalityImages(items, relabel=True, augment=augment)
     sampler = pk_sampler(cfg, train_set)
     return DataLoader(train_set, batch_sampler=BatchSampler(Epochs(sampler), sampler.batch_size, drop_last=True),

@@ -14,10 +14,11 @@ from fastreid.modeling.losses import log_accuracy
 from fastreid.modeling.meta_arch import META_ARCH_REGISTRY, Baseline
 from torch import nn
 
+from toplight_plugin.core.data.transforms import device_normalize
 from toplight_plugin.core.models import MODELS
 from toplight_plugin.core.models.configured import build_model
 
-from .config import build_loss, core_config
+from .config import build_loss, core_config, normalisation
 
 
 def _backbone(name: str):
@@ -47,13 +48,14 @@ class TOPLightBaseline(Baseline):
     image, added by the plugin's datasets) picks each image's stem. Training returns L_id and L_tri (Eq. 12, core
     losses); evaluation returns the retrieval features. A bare image tensor is taken as visible.
 
-    Images arrive normalised by the plugin's transforms (which read MODEL.PIXEL_MEAN / PIXEL_STD), so
-    ``preprocess_image`` only moves them to the model's device."""
+    Images arrive normalised by the plugin's transforms (which read MODEL.PIXEL_MEAN / PIXEL_STD), or as uint8
+    training batches with their post-normalisation steps (TOPLIGHT.NORMALIZE_ON), which ``preprocess_image``
+    finishes on the model's device."""
 
     @configurable
-    def __init__(self, *, backbone, criterion, pixel_mean, pixel_std):
+    def __init__(self, *, backbone, criterion, pixel_mean, pixel_std, normalize):
         super().__init__(backbone=backbone, heads=nn.Identity(), pixel_mean=pixel_mean, pixel_std=pixel_std)
-        self.criterion = criterion
+        self.criterion, self.normalize = criterion, normalize
 
     @classmethod
     def from_config(cls, cfg):
@@ -66,11 +68,13 @@ class TOPLightBaseline(Baseline):
             "criterion": build_loss(cfg),
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
+            "normalize": device_normalize(*normalisation(cfg)),
         }
 
     def preprocess_image(self, batched_inputs) -> torch.Tensor:
         images = batched_inputs["images"] if isinstance(batched_inputs, dict) else batched_inputs
-        return images.to(self.device)
+        images = images.to(self.device, non_blocking=True)
+        return self.normalize(images, batched_inputs["post_ops"]) if images.dtype == torch.uint8 else images
 
     def forward(self, batched_inputs):
         images = self.preprocess_image(batched_inputs)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from toplight_plugin.core.data.device_normalize import on_device
 from toplight_plugin.core.data.loading import PersistentLoader
-from toplight_plugin.core.data.transforms import PRESETS, ModalityAugment
+from toplight_plugin.core.data.transforms import PRESETS, ModalityAugment, device_normalize
 from toplight_plugin.core.evaluation.protocols import ProtocolOptions
 from toplight_plugin.core.models.cards import card_of
 from toplight_plugin.core.training import distributed
@@ -18,7 +19,15 @@ from .engine import VIEngine
 from .register import register_all
 
 
-def build_augment(cfg):
+def normalises_on_device(cfg, use_gpu: bool) -> bool:
+    """Whether the training batches leave the workers as uint8 (``toplight.normalize_on``); torchreid's own
+    transforms (``toplight.augment torchreid``) always normalise in the workers."""
+    device = torch.device("cuda" if use_gpu else "cpu")
+    choice = on_device(cfg.toplight.normalize_on, device, "toplight.normalize_on")
+    return choice and cfg.toplight.augment != "torchreid"
+
+
+def build_augment(cfg, use_gpu: bool = False):
     """A preset of core.transforms.PRESETS (``caj``, ``basic``, ``flip``), or ``torchreid``: its own
     ``data.transforms``."""
     if cfg.toplight.augment == "torchreid":
@@ -28,13 +37,13 @@ def build_augment(cfg):
             f"toplight.augment must be one of {[*PRESETS, 'torchreid']}, got {cfg.toplight.augment!r}"
         )
     return ModalityAugment.preset(cfg.toplight.augment, cfg.data.height, cfg.data.width, tuple(cfg.data.norm_mean),
-                                  tuple(cfg.data.norm_std))  # fmt: skip
+                                  tuple(cfg.data.norm_std), normalises_on_device(cfg, use_gpu))  # fmt: skip
 
 
 def build_datamanager(cfg, use_gpu: bool):
     register_all()
     options = dict(
-        augment=build_augment(cfg),
+        augment=build_augment(cfg, use_gpu),
         sysu_mode=cfg.toplight.sysu_mode[0],
         shots=cfg.toplight.shots,
         rand_perm=cfg.toplight.rand_perm,
@@ -138,6 +147,7 @@ def build_engine(cfg, datamanager, model, use_gpu: bool) -> VIEngine:
     protocol = ProtocolOptions(
         tuple(cfg.toplight.sysu_mode), cfg.toplight.trials, cfg.toplight.shots, cfg.toplight.rand_perm
     )
+    on_device_batches = normalises_on_device(cfg, use_gpu)
     return VIEngine(
         datamanager,
         model,
@@ -154,4 +164,5 @@ def build_engine(cfg, datamanager, model, use_gpu: bool) -> VIEngine:
         keep_last=cfg.toplight.keep_last,
         protocol=protocol,
         use_gpu=use_gpu,
+        normalize=device_normalize(cfg.data.norm_mean, cfg.data.norm_std) if on_device_batches else None,
     )

@@ -84,12 +84,15 @@ class _CrossModalityDataset(compat.data().ImageDataset):
     def __getitem__(self, index):
         path, pid, camid, dsetid = self.data[index]
         modality = self.data.modalities[index]
-        image = read_image(path)
-        if self.augment is not None:
+        image, extra = read_image(path), {}
+        if self.augment is not None and self.augment.on_device:  # uint8, finished on the device (engine.py)
+            image, extra["post_ops"] = self.augment(np.asarray(image), modality)
+        elif self.augment is not None:
             image = self.augment(np.asarray(image), modality)
         elif self.transform is not None:
             image = self._transform_image(self.transform, self.k_tfm, image)
-        return {"img": image, "pid": pid, "camid": camid, "impath": path, "dsetid": dsetid, "modality": modality}
+        return {"img": image, "pid": pid, "camid": camid, "impath": path, "dsetid": dsetid, "modality": modality,
+                **extra}  # fmt: skip
 
 
 class SYSUMM01(_CrossModalityDataset):

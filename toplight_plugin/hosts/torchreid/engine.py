@@ -90,8 +90,10 @@ class VIEngine(compat.torchreid().engine.Engine):
         keep_last: int = 0,
         protocol: ProtocolOptions | None = None,
         use_gpu: bool = True,
+        normalize=None,
     ):
         super().__init__(datamanager, use_gpu=use_gpu)
+        self.normalize = normalize  # core.data.device_normalize: uint8 batches finished on the device
         self.device = torch.device("cuda", torch.cuda.current_device()) if self.use_gpu else torch.device("cpu")
         self.net = model.to(self.device)  # unwrapped: what checkpoints hold
         self.hooks = card_of(model).hooks
@@ -136,6 +138,8 @@ class VIEngine(compat.torchreid().engine.Engine):
     def forward_backward(self, data):
         imgs, pids, modality = self.parse_data_for_train(data)
         imgs = imgs.to(self.device, memory_format=self.memory_format, non_blocking=True)
+        if imgs.dtype == torch.uint8:
+            imgs = self.normalize(imgs, data["post_ops"]).contiguous(memory_format=self.memory_format)
         pids = pids.to(self.device, non_blocking=True)
         codes = modality.numpy()  # the host copy: an array, which DistributedDataParallel leaves where it is
         with self._autocast():  # a model with training-only branches (DDAG's graph) takes the identities too
