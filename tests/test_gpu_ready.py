@@ -217,6 +217,27 @@ def test_persistent_workers_draw_what_fresh_workers_draw_every_epoch():
     assert not torch.equal(epochs["persistent"][0], epochs["persistent"][2])
 
 
+class OpenCVThreads(torch.utils.data.Dataset):
+    """Each item: the OpenCV thread count where it is made, after a resize large enough to use OpenCV's pool."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        import cv2
+
+        cv2.resize(np.zeros((960, 1280, 3), np.uint8), (640, 480))
+        return cv2.getNumThreads()
+
+
+def test_training_loader_workers_run_opencv_on_one_thread():
+    from toplight_plugin.core.data.loading import PersistentLoader
+
+    loader = PersistentLoader(torch.utils.data.DataLoader(OpenCVThreads(), batch_size=2, num_workers=2))
+    for _ in range(2):  # two epochs of the same workers
+        assert torch.cat(list(loader)).tolist() == [1, 1, 1, 1]
+
+
 def test_sync_batchnorm_is_refused_outside_several_gpu_processes(sysu_root, tmp_path):
     cfg = load_config(None, tiny(sysu_root.parent, tmp_path, "toplight.sync_bn", "True"))
     datamanager = build_datamanager(cfg, use_gpu=False)

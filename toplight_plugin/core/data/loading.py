@@ -8,9 +8,17 @@ from __future__ import annotations
 import multiprocessing
 import random
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, get_worker_info
+
+
+def one_opencv_thread() -> None:
+    """Loader workers run OpenCV (albumentations' resizes and warps) on one thread each: N workers, each with a pool
+    of every core, would oversubscribe the CPUs. Set in the training process before its workers fork; they inherit
+    it. Set inside a forked worker it would tear down a thread pool whose threads the fork did not copy, and hang."""
+    cv2.setNumThreads(1)
 
 
 class EpochSeeded(Dataset):
@@ -41,6 +49,7 @@ class PersistentLoader:
     def __init__(self, loader: DataLoader, generator: torch.Generator | None = None, prefetch_factor: int = 4):
         if loader.num_workers < 1:
             raise ValueError("persistent workers need data.workers of at least 1")
+        one_opencv_thread()
         self.shared = multiprocessing.RawValue("q", 0)
         self.dataset, self.sampler, self.batch_size = loader.dataset, loader.sampler, loader.batch_size
         self.generator = generator

@@ -21,6 +21,7 @@ from fastreid.utils import comm
 from torch.utils.data import BatchSampler, DataLoader, Sampler
 
 from toplight_plugin.core.data.images import read_image
+from toplight_plugin.core.data.loading import one_opencv_thread
 from toplight_plugin.core.data.resized_copy import check_copy
 from toplight_plugin.core.data.sampler import CrossModalityPKSampler
 from toplight_plugin.core.data.transforms import ModalityAugment
@@ -92,6 +93,8 @@ def build_train_loader(cfg) -> DataLoader:
     augment = ModalityAugment.preset(cfg.TOPLIGHT.AUGMENT, height, width, *normalisation(cfg), device_batches(cfg))
     train_set = ModalityImages(items, relabel=True, augment=augment)
     sampler = pk_sampler(cfg, train_set)
+    if cfg.DATALOADER.NUM_WORKERS:
+        one_opencv_thread()
     return DataLoader(train_set, batch_sampler=BatchSampler(Epochs(sampler), sampler.batch_size, drop_last=True),
                       num_workers=cfg.DATALOADER.NUM_WORKERS, pin_memory=torch.cuda.is_available())  # fmt: skip
 
