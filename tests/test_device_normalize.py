@@ -6,15 +6,15 @@ import pytest
 import torch
 from test_engine import tiny
 
-from toplight_plugin.core.data.device_normalize import DeviceNormalize, on_device
+from toplight_plugin.core.data.device_normalize import on_device
 from toplight_plugin.core.data.top_augment import TaskOrientedAugment
 from toplight_plugin.core.data.transforms import (
-    CAJ_ERASE_FILL,
     FIXED_STEPS,
     IMAGENET_MEAN,
     IMAGENET_STD,
     PRESETS,
     ModalityAugment,
+    device_normalize,
     reseed,
 )
 from toplight_plugin.core.models.configured import build_model
@@ -38,7 +38,7 @@ def _both(name):
     worker, device = batches
     images, ops = torch.stack([item[0] for item in device]), torch.stack([item[1] for item in device])
     assert images.dtype == torch.uint8 and ops.shape == (len(IMAGES), 6)
-    normalise = DeviceNormalize(IMAGENET_MEAN, IMAGENET_STD, CAJ_ERASE_FILL)
+    normalise = device_normalize(IMAGENET_MEAN, IMAGENET_STD)
     return torch.stack(worker), normalise(images, ops), ops
 
 
@@ -91,7 +91,7 @@ def test_auto_normalises_on_cuda_only_and_a_wrong_choice_names_the_key():
 
 def test_device_normalisation_refuses_float_input():
     with pytest.raises(TypeError, match="uint8"):
-        DeviceNormalize(IMAGENET_MEAN, IMAGENET_STD)(torch.zeros(1, 3, 4, 4))
+        device_normalize()(torch.zeros(1, 3, 4, 4))
 
 
 def _first_batch(sysu_root, tmp_path, where):

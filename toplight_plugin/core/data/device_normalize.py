@@ -3,16 +3,15 @@ and copy) and each sample's drawn post-normalisation steps, which are applied he
 order of the worker pipeline (core.data.transforms): constant-fill erasing, then channel exchange, then adaptive
 gray. The draws themselves stay in the workers, so a seed gives the same augmentation either way.
 
-A sample's steps travel as ``POST_OPS`` int16 numbers: the erased box (top, left, height, width; height 0 when
-none) and the two channel choices (-1: none; 0, 1, 2: that channel copied to all three; 3: grayscale).
+A sample's steps travel as six int16 numbers: the erased box (top, left, height, width; height 0 when none) and
+the two channel choices (-1: none; 0, 1, 2: that channel copied to all three; 3: grayscale).
 """
 
 from __future__ import annotations
 
 import torch
 
-POST_OPS = ("erase_top", "erase_left", "erase_height", "erase_width", "exchange", "gray")
-NONE = (0, 0, 0, 0, -1, -1)
+NONE = (0, 0, 0, 0, -1, -1)  # no step drawn
 NORMALIZE_CHOICES = ("auto", "worker", "device")
 
 
@@ -26,9 +25,10 @@ def on_device(choice: str, device: torch.device, key: str) -> bool:
 
 class DeviceNormalize:
     """``normalize(images, ops)``: uint8 NCHW images (any device) to the float batch the worker pipeline would
-    have made: (x - 255 mean) / (255 std) as albumentations' Normalize, then each sample's ``ops`` (N x 6)."""
+    have made: (x - 255 mean) / (255 std) as albumentations' Normalize, then each sample's ``ops`` (N x 6) with the
+    pipeline's erasing ``fill`` and grayscale weights (core.data.transforms.device_normalize gives them)."""
 
-    def __init__(self, mean, std, fill=(0.0, 0.0, 0.0), gray_weights=(0.2989, 0.5870, 0.1140)):
+    def __init__(self, mean, std, fill, gray_weights):
         constants = (torch.tensor(mean) * 255, 1 / (torch.tensor(std) * 255), torch.tensor(fill),
                      torch.tensor(gray_weights))  # fmt: skip
         self._constants = {torch.device("cpu"): tuple(c.float().view(1, -1, 1, 1) for c in constants)}
