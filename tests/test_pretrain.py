@@ -12,7 +12,7 @@ from toplight_plugin.cli.pretrain_top import main
 from toplight_plugin.core.data.device_normalize import DeviceNormalize
 from toplight_plugin.core.data.synthetic import make_imagefolder
 from toplight_plugin.core.training.config import load_config
-from toplight_plugin.core.training.pretrain import TOPModel, get_default_config, grl_coefficient
+from toplight_plugin.core.training.pretrain import TOPModel, collapsed, get_default_config, grl_coefficient
 
 
 def _overrides(root, save_dir, *extra):
@@ -101,6 +101,26 @@ def test_uint8_batches_normalised_on_the_device_train_as_the_workers_float_ones(
         assert len(dtypes) == (0 if where == "worker" else 4)  # two steps, two views each
     for key, value in ends["worker"].items():
         torch.testing.assert_close(ends["device"][key], value, atol=1e-4, rtol=1e-4)
+
+
+def test_a_collapse_is_seen_when_the_identity_loss_returns_to_chance_and_not_before():
+    """Epoch means of L_idc over 300 classes (chance 2 ln 300 = 11.41) from the synthetic ablation: a stage whose
+    fake-domain terms jumped at epoch 4, and a stable one."""
+    diverged = [10.72, 9.15, 8.64, 10.09, 11.06, 11.41]
+    stable = [10.79, 9.26, 8.63, 8.03, 7.60, 7.18, 6.87, 6.63, 6.42, 6.43]
+    seen = [collapsed(diverged[: n + 1], 300) for n in range(len(diverged))]
+    assert seen == [False, False, False, False, True, True]
+    assert not any(collapsed(stable[: n + 1], 300) for n in range(len(stable)))
+    assert not collapsed([11.2, 11.4], 300)  # no fall yet: noise at chance is not a collapse
+
+
+def test_a_collapsed_stage_warns_naming_the_epoch_and_the_loss(tmp_path, monkeypatch):
+    from toplight_plugin.cli import pretrain_top
+
+    root = make_imagefolder(tmp_path / "if", num_classes=4, images_per_class=4, size=(64, 64))
+    monkeypatch.setattr(pretrain_top, "collapsed", lambda history, classes: len(history) == 2 and classes == 4)
+    with pytest.warns(UserWarning, match=r"epoch 2: loss_idc .* back near chance \(2 ln 4 = 2.77\)"):
+        main(_overrides(root, tmp_path / "out", "train.max_epoch", "2"))
 
 
 def test_a_batch_larger_than_the_dataset_is_an_error_not_a_soup_of_the_initial_weights(tmp_path):

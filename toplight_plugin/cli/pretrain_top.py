@@ -12,7 +12,9 @@ toplight_plugin.cli.pretrain_top ...``; ``train.batch_size`` is per process.
 from __future__ import annotations
 
 import argparse
+import math
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from toplight_plugin.core.data.top_augment import TaskOrientedAugment
 from toplight_plugin.core.data.transforms import device_normalize
 from toplight_plugin.core.training import checkpoint, distributed, precision, run_folder
 from toplight_plugin.core.training.config import load_config
-from toplight_plugin.core.training.pretrain import PairedImageFolder, build_stage, get_default_config
+from toplight_plugin.core.training.pretrain import PairedImageFolder, build_stage, collapsed, get_default_config
 from toplight_plugin.core.training.seeding import start_epoch
 from toplight_plugin.core.training.step import read_step
 
@@ -108,6 +110,7 @@ def _pretrain(cfg, resume: bool, overwrite: bool) -> Path:
         print(f"resumed from {save_dir / checkpoint.LAST} at epoch {start}")
     writer = SummaryWriter(log_dir=str(save_dir)) if main_rank else distributed.NullWriter()
     loader, generator = epoch_loader(cfg, dataset, device)
+    identity_history = []  # the identity term's epoch means, to see a collapse (pretrain.collapsed)
     for epoch in range(start, cfg.train.max_epoch):
         start_epoch(cfg.train.seed, epoch, loader.sampler)
         generator.manual_seed(torch.initial_seed())  # the epoch's shuffle and workers' base seed
@@ -144,6 +147,16 @@ def _pretrain(cfg, resume: bool, overwrite: bool) -> Path:
             continue
         terms = "  ".join(f"{name} {value / batches:.4f}" for name, value in sums.items())
         print(f"epoch {epoch + 1}/{cfg.train.max_epoch}  {terms}  lr {lr:.2e}  {time.time() - start_time:.0f} s")
+        identity = next((name for name in ("loss_idc", "loss_id") if name in sums), None)
+        if identity:
+            identity_history.append(sums[identity] / batches)
+            if collapsed(identity_history, len(dataset.classes)):
+                warnings.warn(
+                    f"epoch {epoch + 1}: {identity} {identity_history[-1]:.2f} is back near chance (2 ln "
+                    f"{len(dataset.classes)} = {2 * math.log(len(dataset.classes)):.2f}) after "
+                    f"{min(identity_history):.2f}: the stage collapsed, and its soup will not help; start again "
+                    "with a smaller top.grl_scale or train.lr (docs/learning.md)", stacklevel=1,
+                )  # fmt: skip
         state = {**top.model_state(), "top": top.state_dict(), "epoch": epoch + 1,
                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "scaler": scaler.state_dict()}  # fmt: skip

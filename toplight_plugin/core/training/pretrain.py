@@ -81,6 +81,16 @@ def grl_coefficient(schedule: str, scale: float, progress: float) -> float:
     raise ValueError(f"top.grl_schedule must be constant or ganin, got {schedule!r}")
 
 
+def collapsed(history: list[float], classes: int) -> bool:
+    """Whether the last epoch's identity loss (two cross-entropies, L_idc or L_id) is back near chance, 2 ln classes,
+    after it had fallen: a TOP stage whose adversarial game (Eq. 1-2) diverged shows it so, the fake-domain terms
+    jumping, without a NaN on the way. "Back": three quarters of the fall undone, from at least a tenth below
+    chance."""
+    chance = 2 * math.log(classes)
+    best = min(history[:-1], default=chance)
+    return best <= 0.9 * chance and history[-1] >= best + 0.75 * (chance - best)
+
+
 class PairedImageFolder(torch.utils.data.Dataset):
     """An ImageFolder tree giving (view 1, view 2, class) per image; (view, class) with a one-view augmentation."""
 
