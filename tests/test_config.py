@@ -139,7 +139,7 @@ def test_training_and_test_transforms_normalise_alike(path):
     _, test = compat.data().transforms.build_transforms(cfg.data.height, cfg.data.width, norm_mean=cfg.data.norm_mean,
                                                          norm_std=cfg.data.norm_std)  # fmt: skip
     (normalize,) = [t for t in test.transforms if type(t).__name__ == "Normalize"]
-    augment = build_augment(cfg)
+    augment = build_augment(cfg, use_gpu=False)  # the workers normalise (toplight.normalize_on auto on a CPU)
     for pipeline in [] if augment is None else augment.pipelines.values():
         (train_normalize,) = [t for t in pipeline.transforms if type(t).__name__ == "Normalize"]
         assert tuple(train_normalize.mean) == tuple(normalize.mean)

@@ -43,7 +43,7 @@ class RandomErasing(A.ImageOnlyTransform):
         self.fill = fill if fill == "random" else tuple(fill)
         if record and self.fill == "random":
             raise ValueError("random-value erasing acts on uint8 images itself; only constant fills are recorded")
-        self.record, self.drawn = record, None
+        self.record, self.drawn = record, None  # drawn: the box, device_normalize's columns 0-3
         self.mean, self.std = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
 
     def get_params_dependent_on_data(self, params, data):
@@ -66,7 +66,7 @@ class RandomErasing(A.ImageOnlyTransform):
         if box is None:
             return img
         if self.record:  # applied after normalisation, on the device (core.data.device_normalize)
-            self.drawn = box
+            self.drawn = tuple(box)
             return img
         top, left, h, w = box
         out = img.copy()
@@ -100,7 +100,7 @@ class ChannelExchange(A.ImageOnlyTransform):
 
     def apply(self, img, choice=0, **params):
         if self.record:
-            self.drawn = choice
+            self.drawn = (choice,)
             return img
         plane = img[..., choice] if choice < 3 else _gray(img)
         return np.repeat(plane[..., None], img.shape[2], axis=2)
@@ -119,7 +119,7 @@ class ChannelAdaptiveGray(A.ImageOnlyTransform):
 
     def apply(self, img, choice=0, to_gray=False, **params):
         if self.record:  # 0-2: that channel, 3: grayscale, -1: unchanged
-            self.drawn = choice if choice < 3 else 3 if to_gray else -1
+            self.drawn = (choice if choice < 3 else 3 if to_gray else -1,)
             return img
         if choice < 3:
             plane = img[..., choice]
@@ -157,6 +157,10 @@ PRESETS: dict[str, tuple[AugmentOptions, AugmentOptions]] = {
     "pad_crop": (PAD_CROP, PAD_CROP),  # resize, pad-crop, flip: DDAG's training code
     "flip": (FLIP_ONLY, FLIP_ONLY),  # resize and flip: short from-scratch runs (docs/learning.md)
 }
+
+
+# the columns of core.data.device_normalize's numbers each recording step fills
+RECORDED = {RandomErasing: slice(0, 4), ChannelExchange: slice(4, 5), ChannelAdaptiveGray: slice(5, 6)}
 
 
 def train_transform(options: AugmentOptions, height: int = 288, width: int = 144, mean=IMAGENET_MEAN,
@@ -206,6 +210,10 @@ class ModalityAugment:
         self.pipelines = {VISIBLE: visible, INFRARED: infrared}
         self.size = size  # (height, width) the pipelines resize to, when known
         self.on_device = on_device
+        # per modality, (step, its columns of the post-normalisation numbers) for the steps that record their draws
+        self._recorders = {modality: [(step, RECORDED[type(step)]) for step in pipeline.transforms
+                                      if getattr(step, "record", False)]
+                           for modality, pipeline in self.pipelines.items()}  # fmt: skip
         self._seeded_with = None
 
     @classmethod
@@ -223,18 +231,13 @@ class ModalityAugment:
         pipeline = self.pipelines[modality]
         if not self.on_device:
             return pipeline(image=image)["image"]
-        recorders = [step for step in pipeline.transforms if getattr(step, "record", False)]
-        for step in recorders:
+        for step, _ in self._recorders[modality]:
             step.drawn = None
         tensor = pipeline(image=writable(image))["image"]
         ops = list(NONE)
-        for step in recorders:
-            if isinstance(step, RandomErasing) and step.drawn is not None:
-                ops[:4] = step.drawn
-            elif isinstance(step, ChannelExchange) and step.drawn is not None:
-                ops[4] = step.drawn
-            elif isinstance(step, ChannelAdaptiveGray) and step.drawn is not None:
-                ops[5] = step.drawn
+        for step, columns in self._recorders[modality]:
+            if step.drawn is not None:
+                ops[columns] = step.drawn
         return tensor, torch.tensor(ops, dtype=torch.int16)
 
 

@@ -27,7 +27,7 @@ def normalises_on_device(cfg, use_gpu: bool) -> bool:
     return choice and cfg.toplight.augment != "torchreid"
 
 
-def build_augment(cfg, use_gpu: bool = False):
+def build_augment(cfg, use_gpu: bool):
     """A preset of core.transforms.PRESETS (``caj``, ``basic``, ``flip``), or ``torchreid``: its own
     ``data.transforms``."""
     if cfg.toplight.augment == "torchreid":
