@@ -69,6 +69,13 @@ def test_resume_continues_exactly(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_keep_last_leaves_the_newest_epoch_files_and_last(tmp_path):
+    root = make_imagefolder(tmp_path / "if", num_classes=4, images_per_class=4, size=(64, 64))
+    main(_overrides(root, tmp_path / "out", "train.max_epoch", "3", "train.keep_last", "1"))
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.pth")) == ["epoch-3.pth", "last.pth", "soup.pth"]
+    assert torch.load(tmp_path / "out" / "last.pth", weights_only=True)["epoch"] == 3
+
+
 def test_grad_clip_bounds_every_step(tmp_path):
     """Two SGD steps (momentum 0.9, no weight decay) with gradients clipped to norm c move the parameters by at most
     lr * c * (1 + 1.9); unclipped, the same steps move them a thousand times further."""

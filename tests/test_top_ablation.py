@@ -9,6 +9,7 @@ import yaml
 from PIL import Image
 
 from toplight_plugin.cli.ablation_report import ARMS
+from toplight_plugin.cli.console import run
 from toplight_plugin.cli.top_ablation import main, picture_name
 from toplight_plugin.core.data.synthetic_corpus import _combinations, make_corpus, split_people, subset
 
@@ -74,6 +75,13 @@ def test_the_ablation_runs_every_arm_and_reuses_its_stages(tmp_path, capsys):
     out = capsys.readouterr().out
     for stage in ("", "short_", "zero_shot_"):
         assert f"B_sp_top - A_sp ({stage}all_rank1): mean" in out
+    longer = [*TOY, "--work", str(tmp_path / "work"), "--top-epochs", "2"]
+    with pytest.raises(ValueError, match=r"B_sp_top/top/config.yaml: train.max_epoch is 1, this run asks for 2;"):
+        main(longer)  # a cached stage never stands in for one run with other options
+    capsys.readouterr()
+    assert run("top_ablation", longer) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "train.max_epoch is 1, this run asks for 2; delete the stage folder" in err, err
     variant = main([*TOY, "--work", str(tmp_path / "work"), "--variant", "ramp", "top.grl_schedule", "ganin"])
     assert variant["typical"] == {**results, "B+ramp": variant["typical"]["B+ramp"]}  # the other arms from the cache
     assert (tmp_path / "work" / "top_ablation_ramp.json").is_file() and (tmp_path / "work" / "top_ablation.json")

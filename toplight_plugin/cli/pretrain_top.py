@@ -162,6 +162,7 @@ def _pretrain(cfg, resume: bool, overwrite: bool) -> Path:
                  "scaler": scaler.state_dict()}  # fmt: skip
         checkpoint.atomic_save(state, save_dir / f"epoch-{epoch + 1}.pth")
         checkpoint.atomic_save(state, save_dir / checkpoint.LAST)
+        checkpoint.keep_last(save_dir, cfg.train.keep_last)
     writer.close()
     result = save_dir / ("sp.pth" if sp else "soup.pth")
     if main_rank:

@@ -2,16 +2,17 @@
 
     toplight-top-ablation [--seeds 1 2 3] [--colours typical random] [--work output/top_ablation] [budget options]
 
-For each seed: a VI set of distinct people (``--vi-ids`` training identities, ``--test-ids`` held out) and, for
-each corpus kind, a corpus of other distinct people (``--corpus-classes`` x ``--corpus-images`` visible images;
+For each seed: a VI set of distinct people (``--vi-ids`` training identities, ``--test-ids`` held out) and, for each
+corpus kind, a corpus of other distinct people (``--corpus-classes`` x ``--corpus-images`` visible images;
 ``typical``: each class keeps a palette, ``random``: colours drawn per image) with its "ImageNet-mini" (the first
-``--mini-images`` of each class). Stages, each cached in its folder under ``--work`` and resumed when cut short:
-SP on the corpus (configs/pretrain/synthetic_sp.yaml); from its weights, on the mini corpus, C (generic
-augmentations, plain L_id: row 2), D (task-oriented augmentations, L_idc: row 4) and B (full TOP, L_idc + L_fd:
-row 5), each with its soup (configs/pretrain/synthetic_top.yaml); then VI training with one recipe
-(configs/synthetic/mbv3s_baseline.yaml) from random weights (E), from SP (A) and from each soup, for ``--vi-epochs``
-and for ``--short-epochs``, tested with the SYSU-MM01 protocol on the held-out identities; each start is also tested
-as it is (``zero_shot_`` figures). ``--variant NAME KEY VALUE ...`` adds an arm: B with other TOP options. Writes
+``--mini-images`` of each class). Stages, each cached in its folder under ``--work``, resumed when cut short and
+reused only with the options it recorded (a config file edited since is not seen: delete the folder): SP on the
+corpus (configs/pretrain/synthetic_sp.yaml); from its weights, on the mini corpus, C (generic augmentations, plain
+L_id: row 2), D (task-oriented augmentations, L_idc: row 4) and B (full TOP, L_idc + L_fd: row 5), each with its
+soup (configs/pretrain/synthetic_top.yaml); then VI training with one recipe (configs/synthetic/mbv3s_baseline.yaml)
+from random weights (E), from SP (A) and from each soup, for ``--vi-epochs`` and for ``--short-epochs``, tested with
+the SYSU-MM01 protocol on the held-out identities (B's stages first); each start is also tested as it is
+(``zero_shot_`` figures). ``--variant NAME KEY VALUE ...`` adds an arm: B with other TOP options. Writes
 ``top_ablation[_general][_NAME].json`` ({arm: {seed: figures}}) and a picture of every seed's rank-1 per arm
 (``top_ablation[_NAME].png`` for both corpora, named as its JSON for one).
 """
@@ -23,6 +24,8 @@ import json
 import os
 import shutil
 from pathlib import Path
+
+import yaml
 
 from toplight_plugin.cli import pretrain_top
 from toplight_plugin.cli import test as test_tool
@@ -50,9 +53,23 @@ def _built(folder: Path, make) -> Path:
     return folder
 
 
+def _check_cached(save_dir: Path, overrides: list[str]) -> None:
+    """A cached stage is reused only if its recorded config.yaml holds the options this run passes it (a stage
+    cached with, say, another ``--top-epochs`` would otherwise stand in silently); ``data.save_dir`` may differ."""
+    recorded = yaml.safe_load((save_dir / "config.yaml").read_text())
+    for key, value in dict(zip(overrides[::2], overrides[1::2], strict=True)).items():
+        section, name = key.split(".")
+        wanted = yaml.safe_load(value) if value else ""
+        if key != "data.save_dir" and recorded[section][name] != wanted:
+            raise ValueError(f"{save_dir / 'config.yaml'}: {key} is {recorded[section][name]!r}, this run asks for "
+                             f"{wanted!r}; delete the stage folder or give another --work")  # fmt: skip
+
+
 def _pretrained(save_dir: Path, artefact: str, config: str, overrides: list[str]) -> Path:
     """One pretraining stage, skipped when its artefact exists, resumed from its last.pth when cut short."""
-    if not (save_dir / artefact).is_file():
+    if (save_dir / artefact).is_file():
+        _check_cached(save_dir, overrides)
+    else:
         pretrain_top.main(["--config-file", config, "--resume", *overrides, "data.save_dir", str(save_dir)])
     return save_dir / artefact
 
@@ -66,10 +83,12 @@ def _summary(results: dict) -> dict:
     return figures
 
 
-def _cached(save_dir: Path, measure) -> dict:
-    """``measure()``'s figures, cached in ``save_dir/figures.json``."""
+def _cached(save_dir: Path, overrides: list[str], measure) -> dict:
+    """``measure()``'s figures, cached in ``save_dir/figures.json`` (checked against ``overrides``)."""
     done = save_dir / FIGURES
-    if not done.is_file():
+    if done.is_file():
+        _check_cached(save_dir, overrides)
+    else:
         figures = measure()
         done.write_text(json.dumps(figures, indent=1))
     return json.loads(done.read_text())
@@ -81,16 +100,16 @@ def _vi(save_dir: Path, vi_root: Path, seed: int, epochs: int, weights: Path | N
             "data.workers", str(workers), "train.max_epoch", str(epochs), "test.eval_freq", str(epochs),
             "train.stepsize", str([max(1, round(epochs * 0.7)), max(1, round(epochs * 0.85))]),
             "toplight.warmup_epochs", str(min(3, epochs // 4)), "model.load_weights", str(weights or "")]  # fmt: skip
-    return _cached(save_dir, lambda: _summary(
-        train_tool.main(["--config-file", "synthetic/mbv3s_baseline", "--resume", *opts]).last_results))
+    return _cached(save_dir, opts, lambda: _summary(
+        train_tool.main(["--config-file", "synthetic/mbv3s_baseline", "--resume", *opts]).last_results))  # fmt: skip
 
 
 def _zero_shot(save_dir: Path, vi_root: Path, weights: Path, workers: int) -> dict:
     """The start itself on the held-out VI identities, before any VI training: how far its features already match
     a person across modalities, which is what TOP is meant to teach."""
     opts = ["data.root", str(vi_root), "data.save_dir", str(save_dir), "data.workers", str(workers)]
-    return _cached(save_dir, lambda: _summary(
-        test_tool.main(["--config-file", "synthetic/mbv3s_baseline", "--weights", str(weights), *opts])))
+    return _cached(save_dir, opts, lambda: _summary(
+        test_tool.main(["--config-file", "synthetic/mbv3s_baseline", "--weights", str(weights), *opts])))  # fmt: skip
 
 
 def _top_arms(args) -> dict[str, list[str]]:
@@ -123,19 +142,20 @@ def run_seed(args, seed: int, colours: str) -> dict[str, dict]:
               "data.height", str(size[0]), "data.width", str(size[1])]  # fmt: skip
     sp = _pretrained(work / "sp", "sp.pth", "pretrain/synthetic_sp",
                      [*common, "data.root", str(corpus), "train.max_epoch", str(args.sp_epochs)])  # fmt: skip
-    starts = {"E_scratch": None, "A_sp": sp}
-    for arm, switches in _top_arms(args).items():
-        starts[arm] = _pretrained(work / arm / "top", "soup.pth", "pretrain/synthetic_top", [
-            *common, "data.root", str(mini), "model.load_weights", str(sp), "train.max_epoch", str(args.top_epochs),
-            *switches])  # fmt: skip
+    starts = {"E_scratch": lambda: None, "A_sp": lambda: sp}
+    for arm, switches in reversed(_top_arms(args).items()):  # full TOP first: the arm the claim is about
+        starts[arm] = lambda arm=arm, switches=switches: _pretrained(
+            work / arm / "top", "soup.pth", "pretrain/synthetic_top", [
+                *common, "data.root", str(mini), "model.load_weights", str(sp),
+                "train.max_epoch", str(args.top_epochs), *switches])  # fmt: skip
     figures = {}
-    for arm in starts:  # E does not depend on the corpus: one run per seed
-        folder = base / arm if arm == "E_scratch" else work / arm
-        figures[arm] = _vi(folder / "vi", vi_root, seed, args.vi_epochs, starts[arm], args.workers)
-        short = _vi(folder / f"vi-{args.short_epochs}", vi_root, seed, args.short_epochs, starts[arm], args.workers)
+    for arm, made in starts.items():  # each arm's start made just before its VI stages
+        folder, start = base / arm if arm == "E_scratch" else work / arm, made()  # E: one run per seed
+        figures[arm] = _vi(folder / "vi", vi_root, seed, args.vi_epochs, start, args.workers)
+        short = _vi(folder / f"vi-{args.short_epochs}", vi_root, seed, args.short_epochs, start, args.workers)
         figures[arm] |= {f"short_{metric}": value for metric, value in short.items()}
-        if starts[arm] is not None:
-            zero_shot = _zero_shot(folder / "zero-shot", vi_root, starts[arm], args.workers)
+        if start is not None:
+            zero_shot = _zero_shot(folder / "zero-shot", vi_root, start, args.workers)
             figures[arm] |= {f"zero_shot_{metric}": value for metric, value in zero_shot.items()}
         print(f"seed {seed}, {colours} corpus, {arm}: {figures[arm]}")
     return figures
@@ -160,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--corpus-images", type=int, default=12, help="images per class for SP")
     parser.add_argument("--mini-images", type=int, default=4, help="images per class for TOP")
     parser.add_argument("--sp-epochs", type=int, default=12)
-    parser.add_argument("--top-epochs", type=int, default=10)
+    parser.add_argument("--top-epochs", type=int, default=40)
     parser.add_argument("--vi-epochs", type=int, default=20)
     parser.add_argument("--short-epochs", type=int, default=4, help="a second, short VI fine-tuning")
     parser.add_argument("--variant", nargs="+", metavar="NAME [KEY VALUE]",

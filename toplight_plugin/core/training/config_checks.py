@@ -42,7 +42,7 @@ AT_LEAST_ONE = (
 )  # fmt: skip
 NOT_NEGATIVE = ("data.workers", "toplight.warmup_epochs", "train.weight_decay", "loss.triplet.weight_t",
                 "loss.triplet.weight_x", "test.start_eval", "toplight.keep_last", "train.fixbase_epoch",
-                "train.grad_clip")  # fmt: skip
+                "train.grad_clip", "train.keep_last")  # fmt: skip
 MISSING = object()
 
 

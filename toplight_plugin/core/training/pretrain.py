@@ -57,6 +57,7 @@ def get_default_config() -> CN:
     # a bound for the adversarial term of Eq. 1-2, whose reversed gradient can grow without limit
     cfg.train.batch_size = 36  # source images; each gives two views
     cfg.train.seed = 1
+    cfg.train.keep_last = 0  # epoch-N.pth files kept, newest first (0: all; last.pth is always kept)
     cfg.top = CN()
     cfg.top.task_augs = True  # colour / texture augmentations (Table 3 rows 3-5); False: generic only (row 2)
     cfg.top.identity = "idc"  # idc: shared classifier (rows 4-5) | id: one classifier per path (rows 2-3)

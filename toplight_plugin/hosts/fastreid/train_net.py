@@ -11,6 +11,7 @@ command with one line and exit status 2 (cli.console).
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -38,6 +39,9 @@ def setup(args):
         with named("command line"):
             cfg.merge_from_list(args.opts)
     cfg.freeze()
+    # default_setup's environment report imports torch.utils.cpp_extension, which warns on stderr when a machine has
+    # nvcc but no GPU; nothing here builds CUDA code, and a mistake's message must stay the one line on stderr
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     default_setup(cfg, args)
     return cfg
 
