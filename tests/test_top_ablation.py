@@ -89,6 +89,12 @@ def test_the_ablation_runs_every_arm_and_reuses_its_stages(tmp_path, capsys):
     assert ramp["top"]["grl_schedule"] == "ganin" and ramp["top"]["fake_domain"] is True
 
 
+def test_arms_runs_only_the_named_top_arms(tmp_path):
+    results = main([*TOY, "--work", str(tmp_path), "--arms", "C_sp_generic"])["typical"]
+    assert list(results) == ["E_scratch", "A_sp", "C_sp_generic"]
+    assert {p.parent.name for p in (tmp_path / "seed1" / "typical").glob("*/top")} == {"C_sp_generic"}
+
+
 def test_a_variant_names_itself_then_takes_key_value_pairs(tmp_path, capsys):
     for variant in (["ganin", "top.grl_schedule"], ["top.grl_schedule", "ganin", "x"]):
         with pytest.raises(SystemExit):

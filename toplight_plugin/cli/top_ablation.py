@@ -12,7 +12,8 @@ L_id: row 2), D (task-oriented augmentations, L_idc: row 4) and B (full TOP, L_i
 soup (configs/pretrain/synthetic_top.yaml); then VI training with one recipe (configs/synthetic/mbv3s_baseline.yaml)
 from random weights (E), from SP (A) and from each soup, for ``--vi-epochs`` and for ``--short-epochs``, tested with
 the SYSU-MM01 protocol on the held-out identities (B's stages first); each start is also tested as it is
-(``zero_shot_`` figures). ``--variant NAME KEY VALUE ...`` adds an arm: B with other TOP options. Writes
+(``zero_shot_`` figures). ``--arms`` runs some of C, D, B only; ``--variant NAME KEY VALUE ...`` adds an arm: B with
+other TOP options. Writes
 ``top_ablation[_general][_NAME].json`` ({arm: {seed: figures}}) and a picture of every seed's rank-1 per arm
 (``top_ablation[_NAME].png`` for both corpora, named as its JSON for one).
 """
@@ -113,18 +114,20 @@ def _zero_shot(save_dir: Path, vi_root: Path, weights: Path, workers: int) -> di
 
 
 def _top_arms(args) -> dict[str, list[str]]:
-    """Table 3's TOP arms, and with ``--variant NAME KEY VALUE ...`` a further one: B with those TOP options."""
+    """The TOP arms of ``--arms``, and with ``--variant NAME KEY VALUE ...`` a further one: B with those options."""
+    arms = {arm: switches for arm, switches in TOP_ARMS.items() if arm in args.arms}
     if not args.variant:
-        return TOP_ARMS
+        return arms
     name, *options = args.variant
-    return {**TOP_ARMS, f"B+{name}": [*TOP_ARMS["B_sp_top"], *options]}
+    return {**arms, f"B+{name}": [*TOP_ARMS["B_sp_top"], *options]}
 
 
 def _labels(args) -> dict[str, str]:
+    labels = {arm: label for arm, label in ARMS.items() if arm not in TOP_ARMS or arm in args.arms}
     if not args.variant:
-        return ARMS
+        return labels
     name, *options = args.variant
-    return {**ARMS, f"B+{name}": f"B+{name}: B with {' '.join(options)}"}
+    return {**labels, f"B+{name}": f"B+{name}: B with {' '.join(options)}"}
 
 
 def run_seed(args, seed: int, colours: str) -> dict[str, dict]:
@@ -183,6 +186,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--top-epochs", type=int, default=40)
     parser.add_argument("--vi-epochs", type=int, default=20)
     parser.add_argument("--short-epochs", type=int, default=4, help="a second, short VI fine-tuning")
+    parser.add_argument("--arms", nargs="+", choices=list(TOP_ARMS), default=list(TOP_ARMS),
+                        help="the TOP arms to run (E and A always run)")  # fmt: skip
     parser.add_argument("--variant", nargs="+", metavar="NAME [KEY VALUE]",
                         help="a further arm: B (full TOP) with these TOP options, e.g. ganin top.grl_schedule ganin; "
                              "its JSON and picture carry the name")  # fmt: skip
