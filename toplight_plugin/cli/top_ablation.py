@@ -11,9 +11,9 @@ corpus (configs/pretrain/synthetic_sp.yaml); from its weights, on the mini corpu
 L_id: row 2), D (task-oriented augmentations, L_idc: row 4) and B (full TOP, L_idc + L_fd: row 5), each with its
 soup (configs/pretrain/synthetic_top.yaml); then VI training with one recipe (configs/synthetic/mbv3s_baseline.yaml)
 from random weights (E), from SP (A) and from each soup, for ``--vi-epochs`` and for ``--short-epochs``, tested with
-the SYSU-MM01 protocol on the held-out identities (B's stages first); each start is also tested as it is
-(``zero_shot_`` figures). ``--arms`` runs some of C, D, B only; ``--variant NAME KEY VALUE ...`` adds an arm: B with
-other TOP options. Writes
+the SYSU-MM01 protocol on the held-out identities; each start is also tested as it is (``zero_shot_`` figures). The
+arms run in the order E, A, B, D, C, each start made just before its VI stages. ``--arms`` runs some of C, D, B
+only; ``--variant NAME KEY VALUE ...`` adds an arm: B with other TOP options. Writes
 ``top_ablation[_general][_NAME].json`` ({arm: {seed: figures}}) and a picture of every seed's rank-1 per arm
 (``top_ablation[_NAME].png`` for both corpora, named as its JSON for one).
 """

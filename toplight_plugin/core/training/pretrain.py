@@ -63,7 +63,7 @@ def get_default_config() -> CN:
     cfg.top.identity = "idc"  # idc: shared classifier (rows 4-5) | id: one classifier per path (rows 2-3)
     cfg.top.fake_domain = True  # Eq. 1-2 (row 5)
     cfg.top.grl_scale = 0.1  # the GRL's coefficient; the paper gives none. At 1 (Ganin & Lempitsky's end value) 3 of
-    # the synthetic ablation's 28 TOP stages collapsed, 2 of its 4 of 40 epochs; at 0.1 its 3 such stages held
+    # the synthetic ablation's 28 TOP stages collapsed, 2 of its 4 of 40 epochs; at 0.1 its 6 such stages held
     cfg.top.grl_schedule = "constant"  # constant | ganin: scale x (2 / (1 + exp(-10 p)) - 1), p = training progress
     cfg.top.amp = "auto"  # auto (CUDA: bf16, else fp16; CPU: off) | off | bf16 (CUDA or CPU) | fp16 (CUDA)
     return cfg
