@@ -31,6 +31,7 @@ def graphs(sysu_root, tmp_path_factory):
     1 its activations shrink block by block to 1e-10, far below the least range NNCF gives a quantiser (8e-5), so
     the INT8 graph's features are zero; at 0.3 the largest activation of each tensor lies between 7e-6 and 7."""
     folder = tmp_path_factory.mktemp("graphs")
+    torch.manual_seed(0)  # a module fixture is made before the per-test seed: its weights must not hang on test order
     model = toplight_plugin.build("toplight_mobilenetv3_small", num_classes=3, height=64, width=32)
     for norm in model.modules():
         if isinstance(norm, torch.nn.modules.batchnorm._BatchNorm):
