@@ -123,11 +123,10 @@ def _top_arms(args) -> dict[str, list[str]]:
 
 
 def _labels(args) -> dict[str, str]:
-    labels = {arm: label for arm, label in ARMS.items() if arm not in TOP_ARMS or arm in args.arms}
-    if not args.variant:
-        return labels
-    name, *options = args.variant
-    return {**labels, f"B+{name}": f"B+{name}: B with {' '.join(options)}"}
+    """E, A and the arms of ``_top_arms``, each with its table label."""
+    variant = f"B with {' '.join(args.variant[1:])}" if args.variant else ""
+    arms = ["E_scratch", "A_sp", *_top_arms(args)]
+    return {arm: ARMS.get(arm, f"{arm}: {variant}") for arm in arms}
 
 
 def run_seed(args, seed: int, colours: str) -> dict[str, dict]:
@@ -145,15 +144,19 @@ def run_seed(args, seed: int, colours: str) -> dict[str, dict]:
               "data.height", str(size[0]), "data.width", str(size[1])]  # fmt: skip
     sp = _pretrained(work / "sp", "sp.pth", "pretrain/synthetic_sp",
                      [*common, "data.root", str(corpus), "train.max_epoch", str(args.sp_epochs)])  # fmt: skip
-    starts = {"E_scratch": lambda: None, "A_sp": lambda: sp}
-    for arm, switches in reversed(_top_arms(args).items()):  # full TOP first: the arm the claim is about
-        starts[arm] = lambda arm=arm, switches=switches: _pretrained(
-            work / arm / "top", "soup.pth", "pretrain/synthetic_top", [
-                *common, "data.root", str(mini), "model.load_weights", str(sp),
-                "train.max_epoch", str(args.top_epochs), *switches])  # fmt: skip
+    top_arms = _top_arms(args)
+
+    def start_of(arm: str) -> Path | None:
+        """The weights an arm's VI stages start from; a TOP arm's stage is made here, just before them."""
+        if arm in ("E_scratch", "A_sp"):
+            return None if arm == "E_scratch" else sp
+        return _pretrained(work / arm / "top", "soup.pth", "pretrain/synthetic_top", [
+            *common, "data.root", str(mini), "model.load_weights", str(sp), "train.max_epoch", str(args.top_epochs),
+            *top_arms[arm]])  # fmt: skip
+
     figures = {}
-    for arm, made in starts.items():  # each arm's start made just before its VI stages
-        folder, start = base / arm if arm == "E_scratch" else work / arm, made()  # E: one run per seed
+    for arm in ["E_scratch", "A_sp", *reversed(top_arms)]:  # full TOP first: the arm the claim is about
+        folder, start = base / arm if arm == "E_scratch" else work / arm, start_of(arm)  # E: one run per seed
         figures[arm] = _vi(folder / "vi", vi_root, seed, args.vi_epochs, start, args.workers)
         short = _vi(folder / f"vi-{args.short_epochs}", vi_root, seed, args.short_epochs, start, args.workers)
         figures[arm] |= {f"short_{metric}": value for metric, value in short.items()}
